@@ -1,0 +1,95 @@
+//! goro: Go's concurrency model for Rust.
+//!
+//! Green threads ("goroutines") run on an M:N work-stealing scheduler. A
+//! green thread that blocks (joining another, sleeping, and in coming
+//! releases channels, select, locks and sockets) parks and hands its OS
+//! thread to the next runnable one, so plain blocking code scales to
+//! hundreds of thousands of concurrent green threads, with no
+//! `async`/`await`.
+//!
+//! ```
+//! let squares = goro::run(|| {
+//!     let handles: Vec<_> = (1..=4u64).map(|i| goro::go!(move || i * i)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+//! });
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//! ```
+//!
+//! # A tour
+//!
+//! * [`run`] starts a runtime, runs a closure as its root green thread and
+//!   shuts the runtime down when it returns, like Go's `main`.
+//! * [`go!`] and [`spawn`] start a green thread and return a
+//!   [`JoinHandle`]; [`Builder`] names it or sizes its stack; [`scope`]
+//!   lets green threads borrow.
+//! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.
+//! * [`runtime::Builder`] configures a [`runtime::Runtime`] (workers, stack
+//!   size) for `block_on`, `spawn` and `dump`.
+//!
+//! # Green threads are pinned after they first run
+//!
+//! A green thread may start on any worker (idle workers steal never-started
+//! ones), but once it has run it stays on that worker's OS thread for life.
+//! Stackful coroutines that migrate between OS threads are unsound in Rust:
+//! a `thread_local!` address, an `Rc`, or a `std::sync::MutexGuard` held
+//! across a blocking call would silently move to another thread (and LLVM
+//! may cache thread-local addresses across calls). Pinning makes all of
+//! these behave as on an ordinary thread:
+//!
+//! ```
+//! thread_local!(static X: u8 = 0);
+//! goro::run(|| {
+//!     let before = (std::thread::current().id(), X.with(|x| x as *const u8));
+//!     for _ in 0..100 {
+//!         goro::yield_now();
+//!     }
+//!     let after = (std::thread::current().id(), X.with(|x| x as *const u8));
+//!     assert_eq!(before, after);
+//! });
+//! ```
+//!
+//! Scheduling is cooperative: a green thread that loops without blocking
+//! or yielding keeps its worker, and the green threads pinned there wait.
+//!
+//! # Stacks
+//!
+//! Each green thread gets a fixed virtual stack (256 KiB by default, set per
+//! runtime with [`runtime::Builder::stack_size`] or per green thread with
+//! [`Builder::stack_size`]) of which only touched pages cost memory, with a
+//! guard page below it. Overflowing it aborts the process with a message
+//! naming the green thread and the setting to raise.
+
+#![warn(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, unreachable_pub)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod loom;
+mod macros;
+
+pub mod runtime;
+
+#[cfg(not(loom))]
+mod coroutine;
+#[cfg(not(loom))]
+mod green;
+
+#[cfg(not(loom))]
+pub use crate::green::{
+    Builder, Green, JoinHandle, Scope, ScopedJoinHandle, current, scope, sleep, sleep_until,
+    spawn, yield_now,
+};
+#[cfg(not(loom))]
+pub use crate::runtime::run;
+#[cfg(not(loom))]
+pub use crate::runtime::task::GreenId;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Support for tests and benchmarks; not part of the public API.
+
+    /// Stacks currently handed out to green threads (leak tests).
+    #[cfg(not(loom))]
+    pub fn live_stacks() -> usize {
+        crate::coroutine::stack::live_stacks()
+    }
+}

@@ -1,0 +1,162 @@
+//! The one park/unpark primitive of the crate, for green threads and plain
+//! OS threads alike. Channels, join, sleep and the sync types build their
+//! waiters on it.
+//!
+//! Semantics are those of `std::thread::park`: an [`Unparker::unpark`]
+//! that arrives before the park makes the park return at once (a token),
+//! and a park may return spuriously, so every caller parks in a loop that
+//! re-checks its condition.
+//!
+//! On a green thread, `park` switches to the worker first; the worker then
+//! publishes the thread as parked from its own stack (`state.rs` step 2),
+//! so an unpark can never resume a coroutine that is still running. On an
+//! OS thread it parks the thread. Under `cfg(loom)` every green thread is a
+//! loom thread, so only the OS-thread half exists.
+//!
+//! Cancellation: during a runtime's shutdown a green thread's cancellable
+//! park unwinds with a private payload (caught at the green thread's root)
+//! so that its destructors run; `park_uncancellable` never does (for waits
+//! that must not unwind, such as a scope waiting for its borrowers).
+
+use std::time::Instant;
+
+use crate::loom::thread::{self, Thread};
+
+#[cfg(not(loom))]
+use super::task::{TaskRef, WaitReason};
+
+/// Wakes one parked green thread or OS thread.
+#[derive(Clone, Debug)]
+pub(crate) enum Unparker {
+    /// A green thread.
+    #[cfg(not(loom))]
+    Green(TaskRef),
+    /// A plain OS thread (or a loom thread under `cfg(loom)`).
+    Os(Thread),
+}
+
+impl Unparker {
+    /// The unparker of the calling green thread or OS thread.
+    pub(crate) fn current() -> Unparker {
+        #[cfg(not(loom))]
+        {
+            if let Some(task) = super::worker::with_worker(|w| {
+                w.and_then(|w| {
+                    let t = w.current_task_ref();
+                    t
+                })
+            }) {
+                return Unparker::Green(task);
+            }
+        }
+        Unparker::Os(thread::current())
+    }
+
+    /// Wakes the thread, or makes its next park return at once.
+    pub(crate) fn unpark(&self) {
+        match self {
+            #[cfg(not(loom))]
+            Unparker::Green(task) => {
+                if task.state.notify() {
+                    super::worker::schedule_woken(task.clone());
+                }
+            }
+            Unparker::Os(t) => t.unpark(),
+        }
+    }
+
+    /// Whether two unparkers wake the same thread (waiters are keyed by
+    /// green thread, so two green threads on one worker are distinct).
+    pub(crate) fn same_thread(&self, other: &Unparker) -> bool {
+        match (self, other) {
+            #[cfg(not(loom))]
+            (Unparker::Green(a), Unparker::Green(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
+            #[cfg(not(loom))]
+            _ => false,
+        }
+    }
+}
+
+/// Payload of the unwind that shutdown injects into blocked green threads.
+/// Private: user code can only see it as an opaque `Box<dyn Any>`.
+#[derive(Debug)]
+pub(crate) struct Shutdown;
+
+/// Parks the caller until unparked (see the module doc for cancellation).
+pub(crate) fn park(reason: Reason) {
+    park_inner(None, reason, true)
+}
+
+/// Parks the caller until unparked or `deadline` passes.
+pub(crate) fn park_until(deadline: Instant, reason: Reason) {
+    park_inner(Some(deadline), reason, true)
+}
+
+/// Parks the caller until unparked; never unwinds for shutdown.
+pub(crate) fn park_uncancellable(reason: Reason) {
+    park_inner(None, reason, false)
+}
+
+/// What a parked green thread waits for (shown by `Runtime::dump`).
+#[cfg(not(loom))]
+pub(crate) type Reason = WaitReason;
+/// What a parked thread waits for (unused under loom).
+#[cfg(loom)]
+pub(crate) type Reason = ();
+
+#[cfg(not(loom))]
+fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
+    use super::worker::{Switch, switch_to_worker, with_current_task};
+    use crate::loom::sync::atomic::Ordering;
+
+    let on_green = with_current_task(|t| match t {
+        None => false,
+        Some(t) => {
+            if cancellable && t.state.is_cancelled() && !std::thread::panicking() {
+                return true;
+            }
+            if t.state.take_notification() {
+                return true;
+            }
+            t.park_seq
+                .store(t.park_seq.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            t.set_wait_reason(reason);
+            switch_to_worker(Switch::Park(deadline));
+            t.set_wait_reason(WaitReason::None);
+            true
+        }
+    });
+    if !on_green {
+        match deadline {
+            None => thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if d > now {
+                    thread::park_timeout(d - now);
+                }
+            }
+        }
+        return;
+    }
+    if cancellable && with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled())) {
+        unwind_for_shutdown();
+    }
+}
+
+#[cfg(loom)]
+fn park_inner(deadline: Option<Instant>, _reason: Reason, _cancellable: bool) {
+    match deadline {
+        None => thread::park(),
+        Some(_) => thread::yield_now(),
+    }
+}
+
+/// Unwinds the calling green thread because its runtime shuts down, unless
+/// it is already unwinding.
+#[cfg(not(loom))]
+pub(crate) fn unwind_for_shutdown() {
+    if !std::thread::panicking() {
+        std::panic::resume_unwind(Box::new(Shutdown));
+    }
+}

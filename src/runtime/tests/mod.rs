@@ -1,0 +1,1 @@
+//! Unit and loom tests of the runtime internals.

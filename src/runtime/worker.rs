@@ -1,0 +1,425 @@
+//! One worker: an OS thread that runs green threads until the runtime
+//! terminates.
+//!
+//! # Queues of one worker
+//!
+//! * `runnext` (LIFO slot): the green thread this worker's own thread just
+//!   woke, run next so a ping-pong pair shares one time slice (Go's
+//!   `runnext`). At most `RUNNEXT_STREAK` picks in a row come from it; then
+//!   the slot's task goes to the back of `pinned`, so it cannot starve the
+//!   rest.
+//! * `pinned`: started green threads ready to run here (yielded, or woken
+//!   and displaced from `runnext`, or drained from the inbox). Owner only.
+//! * `local`: never-started green threads, a bounded work-stealing queue
+//!   whose other end (`Remote::steal`) thieves take half of.
+//! * the inbox in `Remote`: started green threads woken by other threads.
+//!
+//! # Pinning
+//!
+//! Only `local` and the injector are ever stolen from, and they hold only
+//! never-started green threads. A task is pinned (`Task::pin`) before its
+//! first resume and afterwards is only queued on its home worker. So a
+//! started green thread runs on one OS thread for life, which keeps
+//! `thread_local!` addresses and `!Send` values on its stack valid.
+//!
+//! # Order of picks (`next_task`)
+//!
+//! Every `GLOBAL_POLL_INTERVAL` (61, as Go) ticks the injector and inbox
+//! come first; otherwise `runnext`, then `pinned` and `local` in
+//! alternation (so neither a yielding loop nor a spawn storm starves the
+//! other), then the inbox, then the injector; then stealing; then sleep.
+//!
+//! # Borrowing `core`
+//!
+//! `core` is borrowed only for short queue operations and never across a
+//! coroutine resume or an unpark: the running green thread, on this same OS
+//! thread, borrows it to queue the threads it wakes.
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::queue::Local;
+use super::scheduler::Shared;
+use super::task::{Task, TaskRef};
+use crate::coroutine::{self, overflow};
+
+const GLOBAL_POLL_INTERVAL: u32 = 61;
+const RUNNEXT_STREAK: u32 = 64;
+/// Rounds of stealing before a worker with nothing to do goes to sleep.
+const SEARCH_ROUNDS: usize = 3;
+
+/// Why a green thread switched back to its worker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Switch {
+    /// Requeue behind the other runnable green threads.
+    Yield,
+    /// Park until notified, or until the deadline if there is one.
+    Park(Option<Instant>),
+}
+
+/// A worker's state, reachable from its thread through `WORKER`.
+pub(crate) struct Worker {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    core: RefCell<Core>,
+    /// The green thread being resumed, null between resumes. Valid while
+    /// non-null: `run_task` holds a `TaskRef` for the whole resume.
+    current: Cell<*const Task>,
+    /// Set by the green thread just before it switches back.
+    switch: Cell<Switch>,
+}
+
+struct Core {
+    local: Local<TaskRef>,
+    runnext: Option<TaskRef>,
+    pinned: VecDeque<TaskRef>,
+    tick: u32,
+    runnext_streak: u32,
+    searching: bool,
+    timers: BinaryHeap<Reverse<Timer>>,
+    rng: u32,
+}
+
+/// A parked green thread's deadline. Fires only if the task is still in
+/// the park that armed it (`seq` equals its `park_seq`).
+struct Timer {
+    deadline: Instant,
+    seq: u64,
+    task: TaskRef,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Timer) -> bool {
+        self.deadline == other.deadline
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Timer) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Timer) -> std::cmp::Ordering {
+        self.deadline.cmp(&other.deadline)
+    }
+}
+
+thread_local! {
+    /// The worker running on this OS thread, null on other threads.
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` with the worker of the calling thread, if it is one.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let w = WORKER.get();
+    // SAFETY: `WORKER` is non-null only while `run` keeps the `Worker` alive
+    // on this thread's stack; it is reset before `run` returns.
+    f(unsafe { w.as_ref() })
+}
+
+/// The green thread running on this OS thread, if any.
+pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
+    with_worker(|w| {
+        let t = w.map_or(std::ptr::null(), |w| w.current.get());
+        // SAFETY: `current` is non-null only during a resume, while
+        // `run_task` holds a `TaskRef` to it.
+        f(unsafe { t.as_ref() })
+    })
+}
+
+/// Switches the running green thread back to its worker for `switch`, and
+/// returns when the worker resumes it.
+///
+/// # Panics
+/// If the caller is not a green thread.
+pub(crate) fn switch_to_worker(switch: Switch) {
+    with_worker(|w| {
+        let w = w.expect("goro: not on a green thread");
+        debug_assert!(!w.current.get().is_null());
+        w.switch.set(switch);
+    });
+    coroutine::suspend();
+}
+
+/// The body of a worker thread.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
+    overflow::install();
+    overflow::ensure_altstack();
+    let worker = Worker {
+        index,
+        shared,
+        core: RefCell::new(Core {
+            local,
+            runnext: None,
+            pinned: VecDeque::new(),
+            tick: 0,
+            runnext_streak: 0,
+            searching: false,
+            timers: BinaryHeap::new(),
+            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+        }),
+        current: Cell::new(std::ptr::null()),
+        switch: Cell::new(Switch::Yield),
+    };
+    WORKER.set(&worker);
+    worker.run_loop();
+    WORKER.set(std::ptr::null());
+}
+
+impl Worker {
+    /// A counted reference to the green thread being resumed, if any.
+    pub(crate) fn current_task_ref(&self) -> Option<TaskRef> {
+        let t = self.current.get();
+        if t.is_null() {
+            return None;
+        }
+        // SAFETY: `t` came from `Arc::as_ptr` on the `TaskRef` that
+        // `run_task` holds for the whole resume, so the count is at least
+        // one; we add one for the `Arc` we build.
+        unsafe {
+            Arc::increment_strong_count(t);
+            Some(Arc::from_raw(t))
+        }
+    }
+
+    fn run_loop(&self) {
+        while !self.shared.is_terminating() {
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+                continue;
+            }
+            let mut found = None;
+            for _ in 0..SEARCH_ROUNDS {
+                found = self.search();
+                if found.is_some() || self.has_local_work() {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            match found {
+                Some(task) => self.run_task(task),
+                None if self.has_local_work() => {}
+                None => self.sleep(),
+            }
+        }
+    }
+
+    /// Picks the next task from this worker's own queues (see module doc).
+    fn next_task(&self) -> Option<TaskRef> {
+        self.fire_timers();
+        let mut core = self.core.borrow_mut();
+        core.tick = core.tick.wrapping_add(1);
+        let remote = &self.shared.remotes[self.index];
+        if core.tick % GLOBAL_POLL_INTERVAL == 0 {
+            if let Some(t) = self.shared.inject.pop() {
+                return Some(t);
+            }
+            remote.drain_inbox(|t| core.pinned.push_back(t));
+        }
+        if core.runnext_streak < RUNNEXT_STREAK {
+            if let Some(t) = core.runnext.take() {
+                core.runnext_streak += 1;
+                return Some(t);
+            }
+        } else if let Some(t) = core.runnext.take() {
+            core.pinned.push_back(t);
+        }
+        core.runnext_streak = 0;
+        let t = if core.tick & 1 == 0 {
+            core.pinned.pop_front().or_else(|| core.local.pop())
+        } else {
+            core.local.pop().or_else(|| core.pinned.pop_front())
+        };
+        if t.is_some() {
+            return t;
+        }
+        remote.drain_inbox(|t| core.pinned.push_back(t));
+        if let Some(t) = core.pinned.pop_front() {
+            return Some(t);
+        }
+        let core = &mut *core;
+        let room = core.local.remaining_slots() / 2;
+        self.shared
+            .inject
+            .pop_batch(room.max(1), |t| core.local.push_back_or_overflow(t, |_| unreachable!()));
+        core.local.pop()
+    }
+
+    /// Whether this worker's own queues hold anything.
+    fn has_local_work(&self) -> bool {
+        let core = self.core.borrow();
+        core.runnext.is_some()
+            || !core.pinned.is_empty()
+            || !core.local.is_empty()
+            || self.shared.remotes[self.index].has_inbox()
+    }
+
+    /// Looks for never-started work elsewhere: the injector, then other
+    /// workers' local queues from a random start.
+    fn search(&self) -> Option<TaskRef> {
+        let mut core = self.core.borrow_mut();
+        if !core.searching {
+            if !self.shared.idle.transition_to_searching(self.shared.num_workers()) {
+                return None;
+            }
+            core.searching = true;
+        }
+        let n = self.shared.num_workers();
+        core.rng ^= core.rng << 13;
+        core.rng ^= core.rng >> 17;
+        core.rng ^= core.rng << 5;
+        let start = core.rng as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(t) = self.shared.remotes[victim].steal.steal_into(&mut core.local) {
+                return Some(t);
+            }
+        }
+        self.shared.inject.pop()
+    }
+
+    /// Parks the worker's OS thread until there is work or a timer is due.
+    fn sleep(&self) {
+        let (searching, deadline) = {
+            let mut core = self.core.borrow_mut();
+            let s = std::mem::replace(&mut core.searching, false);
+            (s, core.timers.peek().map(|Reverse(t)| t.deadline))
+        };
+        self.shared.idle.transition_to_sleeping(self.index, searching);
+        let shared = &self.shared;
+        let me = &shared.remotes[self.index];
+        me.parker.park(deadline, || {
+            shared.is_terminating() || me.has_inbox() || shared.has_shared_work()
+        });
+        let picked = self.shared.idle.transition_from_sleeping(self.index);
+        self.core.borrow_mut().searching = picked;
+    }
+
+    /// Stops searching (work was found); the last searcher wakes another
+    /// worker if more work waits (`idle.rs` step 4).
+    fn end_searching(&self) {
+        let was = std::mem::replace(&mut self.core.borrow_mut().searching, false);
+        if was && self.shared.idle.transition_from_searching() && self.shared.has_shared_work() {
+            self.shared.notify_work();
+        }
+    }
+
+    /// Wakes the green threads whose deadline passed.
+    fn fire_timers(&self) {
+        let mut now = None;
+        loop {
+            let timer = {
+                let mut core = self.core.borrow_mut();
+                let due = match core.timers.peek() {
+                    None => return,
+                    Some(Reverse(t)) => t.deadline <= *now.get_or_insert_with(Instant::now),
+                };
+                if !due {
+                    return;
+                }
+                core.timers.pop().map(|Reverse(t)| t)
+            };
+            let Some(timer) = timer else { return };
+            let task = timer.task;
+            if task.park_seq.load(crate::loom::sync::atomic::Ordering::Relaxed) == timer.seq
+                && task.state.notify_parked()
+            {
+                self.schedule_woken_local(task);
+            }
+        }
+    }
+
+    /// Runs `task` until it finishes, parks, or yields.
+    fn run_task(&self, task: TaskRef) {
+        self.end_searching();
+        task.state.transition_to_running();
+        match task.home() {
+            None => task.pin(self.index),
+            Some(home) => debug_assert_eq!(home, self.index, "a started task changed worker"),
+        }
+        loop {
+            self.current.set(Arc::as_ptr(&task));
+            // SAFETY: we moved the task to RUNNING, so we hold its run right,
+            // and it is pinned to this worker (just above).
+            let finished = unsafe { task.resume() };
+            self.current.set(std::ptr::null());
+            if finished {
+                task.state.transition_to_done();
+                self.shared.complete(&task);
+                return;
+            }
+            match self.switch.get() {
+                Switch::Yield => {
+                    task.state.transition_to_queued();
+                    self.core.borrow_mut().pinned.push_back(task);
+                    return;
+                }
+                Switch::Park(deadline) => {
+                    if task.state.transition_to_parked() {
+                        if let Some(deadline) = deadline {
+                            let seq = task.park_seq.load(crate::loom::sync::atomic::Ordering::Relaxed);
+                            self.core.borrow_mut().timers.push(Reverse(Timer {
+                                deadline,
+                                seq,
+                                task,
+                            }));
+                        }
+                        return;
+                    }
+                    // A wake-up raced in while switching: run on.
+                }
+            }
+        }
+    }
+
+    /// Queues a started task woken on its home worker's thread: it takes
+    /// the LIFO slot, and the slot's previous occupant goes to `pinned`.
+    pub(crate) fn schedule_woken_local(&self, task: TaskRef) {
+        debug_assert_eq!(task.home(), Some(self.index));
+        let mut core = self.core.borrow_mut();
+        if let Some(prev) = core.runnext.replace(task) {
+            core.pinned.push_back(prev);
+        }
+    }
+
+    /// Queues a never-started task spawned on this worker's thread.
+    pub(crate) fn schedule_new_local(&self, task: TaskRef) {
+        {
+            let mut core = self.core.borrow_mut();
+            let shared = &self.shared;
+            core.local
+                .push_back_or_overflow(task, |batch| shared.inject.push_batch(batch));
+        }
+        self.shared.notify_work();
+    }
+}
+
+/// Queues a started task that was just woken (its `State::notify` returned
+/// `true`), wherever the caller runs.
+pub(crate) fn schedule_woken(task: TaskRef) {
+    with_worker(|w| match w {
+        Some(w) if Arc::ptr_eq(&w.shared, &task.shared) && task.home() == Some(w.index) => {
+            w.schedule_woken_local(task)
+        }
+        _ => {
+            let shared = task.shared.clone();
+            shared.schedule_woken_remote(task)
+        }
+    })
+}
+
+/// Queues a never-started task on `shared`, locally when the caller is one
+/// of its workers.
+pub(crate) fn schedule_new(shared: &Arc<Shared>, task: TaskRef) {
+    with_worker(|w| match w {
+        Some(w) if Arc::ptr_eq(&w.shared, shared) => w.schedule_new_local(task),
+        _ => shared.schedule_new_remote(task),
+    })
+}
