@@ -42,8 +42,8 @@ macro_rules! go {
     (|$($args:tt)*) => {
         ::core::compile_error!("go!: a green thread's closure takes no arguments")
     };
-    ($f:path) => {
-        $crate::spawn($f)
+    ($($segment:ident)::+) => {
+        $crate::spawn($($segment)::+)
     };
     () => {
         $crate::spawn(move || {})

@@ -1,31 +1,1060 @@
-//! TEMPORARY STUB
+//! Stacks for green threads, carved from `mmap`'d slabs and recycled through a
+//! two-level pool.
+//!
+//! # Layout
+//!
+//! A slab is one anonymous mapping (`PROT_READ | PROT_WRITE`, `MAP_PRIVATE |
+//! MAP_ANONYMOUS | MAP_NORESERVE`) of about [`SLAB_BYTES`], cut into `n >= 1`
+//! stacks of one usable size. Each stack is a guard page followed by its
+//! usable bytes:
+//!
+//! ```text
+//! slab base                                                        slab end
+//! |<-page->|<---- size ---->|<-page->|<---- size ---->|     |<---- size ---->|
+//! +--------+----------------+--------+----------------+ ... +----------------+
+//! | guard0 |     stack 0    | guard1 |     stack 1    |     |   stack n-1    |
+//! +--------+----------------+--------+----------------+ ... +----------------+
+//!          ^bottom0         ^top0
+//! ```
+//!
+//! One stack, seen from a green thread running on it:
+//!
+//! ```text
+//!   high addresses
+//!   top ---------> +--------------------------+ one past the highest usable byte,
+//!                  | entry frame              | page-aligned (so 16-aligned)
+//!                  | ...                      | the stack grows down from `top`
+//!                  | v                        |
+//!   bottom ------> +--------------------------+ lowest usable byte
+//!                  | guard page: any access   | a frame that grows past `bottom`
+//!                  | faults (SIGSEGV)         | faults here; overflow.rs reports it
+//!   guard.start -> +--------------------------+
+//!   low addresses
+//! ```
+//!
+//! The guard of stack `i + 1` also sits just above `top` of stack `i`, so a
+//! write above `top` faults too (except above the last stack of a slab).
+//!
+//! # Guard pages
+//!
+//! On Linux 6.13+ a guard is installed with `madvise(MADV_GUARD_INSTALL)`: a
+//! marker in the page tables, not a new memory mapping (VMA), so a million
+//! stacks stay far below the kernel's default `vm.max_map_count` of 65530. If
+//! the kernel answers `EINVAL` (older kernel; `EPERM`/`ENOSYS` from a sandbox
+//! are treated alike), the process switches for good to `mprotect(PROT_NONE)`
+//! guards, which split the slab's mapping: two mappings per stack, hence a
+//! limit of roughly 32,000 stacks with the default `vm.max_map_count`, and an
+//! error naming that sysctl when it is reached. Setting the environment
+//! variable `GORO_STACK_GUARD=mprotect` (read once, when the first slab is
+//! carved) forces the `mprotect` mode; other values are ignored. Platforms
+//! other than Linux always use `mprotect`.
+//!
+//! # Invariants
+//!
+//! 1. Every stack ever handed out has its guard page installed; the guard is
+//!    installed once, when the slab is carved, and never removed: slabs are
+//!    never unmapped (they are reused through the pool), and `MADV_DONTNEED`
+//!    is only ever applied to usable ranges (a `MADV_GUARD_INSTALL` guard would
+//!    survive it anyway; an `mprotect` guard is never touched).
+//! 2. Each stack is in exactly one place: a live [`Stack`] (counted by
+//!    [`live_stacks`]), one thread's local cache, or the global pool.
+//! 3. All stacks in one bin of the pool have that bin's usable size.
+//! 4. Stacks in the global pool hold no resident pages unless they were never
+//!    touched: they are `MADV_DONTNEED`'d on their way there. Stacks in a
+//!    local cache may still hold dirty pages; they are reused warm.
+//!
+//! # Pool protocol
+//!
+//! `acquire(size)`:
+//! 1. pop from this thread's local cache (no syscall, no lock, no allocation);
+//! 2. else take up to [`BATCH`] stacks from the global pool under its lock,
+//!    keep one, put the rest in the local cache;
+//! 3. else carve a new slab: keep its first stack, put up to [`BATCH`] more in
+//!    the local cache and the rest in the global pool.
+//!
+//! `release(stack)`:
+//! 1. push onto this thread's local cache;
+//! 2. if that size's local bin now holds more than [`LOCAL_HIGH_WATERMARK`]
+//!    stacks, `MADV_DONTNEED` its [`BATCH`] oldest (coldest) stacks and move
+//!    them to the global pool.
+//!
+//! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
+//! global pool. If the local cache is unavailable (during thread-local
+//! destruction), both operations go straight to the global pool.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::ffi::c_void;
+use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::Range;
+use std::ptr::{self, NonNull};
+// This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
+// it uses std and parking_lot directly rather than the `crate::loom` facade.
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+/// Usable bytes of a green thread's stack unless the user picks a size; the
+/// guard page comes on top.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+/// Smallest usable stack size accepted by [`validate_size`].
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+/// Largest usable stack size accepted by [`validate_size`]: 1 GiB, Go's limit.
 pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Target size of one slab: `SLAB_BYTES / (size + page)` stacks, at least one.
+/// 16 MiB gives 63 default-size stacks or 819 minimum-size ones per `mmap`;
+/// with `MAP_NORESERVE` it costs address space only until pages are touched.
+const SLAB_BYTES: usize = 16 << 20;
+/// Most free stacks of one size a thread keeps in its local cache; one more
+/// release spills [`BATCH`] of them to the global pool.
+const LOCAL_HIGH_WATERMARK: usize = 64;
+/// Stacks moved at once between a local cache and the global pool.
+const BATCH: usize = LOCAL_HIGH_WATERMARK / 2;
+
+/// Environment variable that forces `mprotect` guard pages when set to
+/// `mprotect`.
+const GUARD_ENV: &str = "GORO_STACK_GUARD";
+/// `madvise` advice of Linux 6.13+: make the range fault on any access,
+/// without a new VMA (not in every `libc` release yet).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// [`GUARD_MODE`]: nobody has carved a slab yet.
+const MODE_UNDECIDED: u8 = 0;
+/// [`GUARD_MODE`]: guards are `madvise(MADV_GUARD_INSTALL)` markers.
+const MODE_GUARD_INSTALL: u8 = 1;
+/// [`GUARD_MODE`]: guards are `mprotect(PROT_NONE)` pages (two VMAs a stack).
+const MODE_MPROTECT: u8 = 2;
+
+/// How guard pages are installed, process-wide. Moves only forward:
+/// `UNDECIDED -> GUARD_INSTALL -> MPROTECT` or `UNDECIDED -> MPROTECT`.
+/// Relaxed is enough: every value is a complete answer on its own.
+static GUARD_MODE: AtomicU8 = AtomicU8::new(MODE_UNDECIDED);
+/// The page size, 0 until first read from `sysconf`.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+/// Number of [`Stack`]s handed out by [`acquire`] and not yet [`release`]d.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Free stacks shared by all threads. Never dropped, so usable at any point
+/// of process exit. Lock order: a thread's local cache is borrowed (if at
+/// all) before this lock is taken; no syscall runs under it.
+static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
+
+thread_local! {
+    /// This thread's free stacks. Its destructor hands them to [`GLOBAL`].
+    static LOCAL: RefCell<LocalCache> = const { RefCell::new(LocalCache(Bins::new())) };
+}
+
+/// Checks a requested usable stack size and rounds it up to whole pages.
+///
+/// Returns `ErrorKind::InvalidInput` below [`MIN_STACK_SIZE`] or above
+/// [`MAX_STACK_SIZE`].
 pub(crate) fn validate_size(size: usize) -> io::Result<usize> {
-    if size < MIN_STACK_SIZE || size > MAX_STACK_SIZE { return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad stack size")); }
-    Ok((size + 4095) & !4095)
+    if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) {
+        return Err(size_error(size));
+    }
+    // MAX_STACK_SIZE is a multiple of any page size up to 1 GiB, so this stays
+    // within bounds.
+    Ok(size.next_multiple_of(page_size()))
 }
-pub(crate) struct Stack { base: *mut u8, size: usize }
+
+/// The error of a size outside `[MIN_STACK_SIZE, MAX_STACK_SIZE]`, or (from
+/// `acquire`) not a page multiple.
+#[cold]
+fn size_error(size: usize) -> io::Error {
+    let mut message = format!(
+        "invalid green thread stack size of {size} bytes: it must be between \
+         {MIN_STACK_SIZE} bytes (16 KiB) and {MAX_STACK_SIZE} bytes (1 GiB)"
+    );
+    if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) {
+        message.push_str(", rounded up to whole pages by validate_size");
+    }
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+// ===== impl Stack =====
+
+/// One green thread stack, owned until it is passed to [`release`].
+///
+/// Dropping a `Stack` instead leaks it (it stays mapped and counted by
+/// [`live_stacks`]): freeing memory a coroutine may still run on is not
+/// something a safe `drop` can decide.
+#[derive(Debug)]
+pub(crate) struct Stack {
+    /// Lowest usable byte, page-aligned. The guard page is the page just
+    /// below; the pointer carries the provenance of the slab's mapping.
+    bottom: NonNull<u8>,
+    /// Usable bytes from `bottom` up to `top`: a page multiple within
+    /// `[MIN_STACK_SIZE, MAX_STACK_SIZE]`.
+    size: usize,
+}
+
+// SAFETY: a `Stack` is the only handle to its memory (invariant 2: a stack is
+// in exactly one place), which is plain anonymous memory with no affinity to
+// the thread that mapped it. Moving the handle to another thread therefore
+// moves sole ownership of the range, as moving a `Box<[u8]>` would. What runs
+// on the stack is the coroutine's business (it is pinned to its worker once
+// started); the handle itself holds no thread-bound state.
 unsafe impl Send for Stack {}
+
 impl Stack {
-    pub(crate) fn top(&self) -> *mut u8 { unsafe { self.base.add(4096 + self.size) } }
-    pub(crate) fn bottom(&self) -> *mut u8 { unsafe { self.base.add(4096) } }
-    pub(crate) fn size(&self) -> usize { self.size }
-    pub(crate) fn guard(&self) -> std::ops::Range<usize> { self.base as usize..self.base as usize + 4096 }
+    /// Wraps the free stack whose lowest usable byte is at `bottom`.
+    ///
+    /// The caller has just removed it from the pool (or carved it), so this
+    /// value becomes its one owner (invariant 2).
+    fn from_pool(bottom: usize, size: usize) -> Stack {
+        let bottom = ptr::with_exposed_provenance_mut::<u8>(bottom);
+        // A usable range starts one page above its slab's base, never at 0.
+        let Some(bottom) = NonNull::new(bottom) else {
+            unreachable!("a pooled stack at address 0")
+        };
+        Stack { bottom, size }
+    }
+
+    /// One past the highest usable byte; page-aligned, hence 16-aligned.
+    pub(crate) fn top(&self) -> *mut u8 {
+        // `wrapping_add` stays within the slab's mapping (one past the usable
+        // range), so this is the same pointer `add` would give.
+        self.bottom.as_ptr().wrapping_add(self.size)
+    }
+
+    /// Lowest usable byte; the guard page is just below.
+    pub(crate) fn bottom(&self) -> *mut u8 {
+        self.bottom.as_ptr()
+    }
+
+    /// Usable size in bytes (`top - bottom`), a page multiple.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The address range of the guard page just below [`Stack::bottom`].
+    pub(crate) fn guard(&self) -> Range<usize> {
+        let bottom = self.bottom.as_ptr().addr();
+        bottom - page_size()..bottom
+    }
 }
+
+// ===== pool =====
+
+/// Takes a stack of exactly `size` usable bytes from the pool, mapping a new
+/// slab if needed.
+///
+/// `size` must come from [`validate_size`] (a page multiple within bounds);
+/// anything else is `ErrorKind::InvalidInput`. Mapping failures are
+/// `ErrorKind::OutOfMemory`, with a message naming the size (and
+/// `vm.max_map_count` when that limit is the likely cause) and the OS error
+/// as `source`.
 pub(crate) fn acquire(size: usize) -> io::Result<Stack> {
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), size + 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0) };
-    if p == libc::MAP_FAILED { return Err(io::Error::last_os_error()); }
-    unsafe { libc::madvise(p, 4096, 102) };
+    if size & (page_size() - 1) != 0 || !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&size) {
+        return Err(size_error(size));
+    }
+    let cached = LOCAL
+        .try_with(|local| local.try_borrow_mut().ok()?.0.pop(size))
+        .ok()
+        .flatten();
+    let bottom = match cached {
+        Some(bottom) => bottom,
+        None => acquire_slow(size)?,
+    };
     LIVE.fetch_add(1, Ordering::Relaxed);
-    Ok(Stack { base: p.cast(), size })
+    Ok(Stack::from_pool(bottom, size))
 }
+
+/// Steps 2 and 3 of `acquire`: the local cache has no stack of `size`.
+#[cold]
+fn acquire_slow(size: usize) -> io::Result<usize> {
+    let mut batch = [0usize; BATCH];
+    let taken = GLOBAL.lock().take(size, &mut batch);
+    if let Some((&first, rest)) = batch[..taken].split_first() {
+        stash(size, rest.iter().copied());
+        return Ok(first);
+    }
+    carve(size)
+}
+
+/// Gives a stack back to the pool.
+///
+/// # Safety
+///
+/// No frame on the stack is live, and nothing will ever again run on it
+/// through a context that predates this call: the pool may hand the stack to
+/// another green thread, or discard its contents with `MADV_DONTNEED`.
 pub(crate) unsafe fn release(stack: Stack) {
+    let (bottom, size) = (stack.bottom.as_ptr().expose_provenance(), stack.size);
     LIVE.fetch_sub(1, Ordering::Relaxed);
-    unsafe { libc::munmap(stack.base.cast(), stack.size + 4096) };
+    let cached = LOCAL
+        .try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return false;
+            };
+            let bin = local.0.bin_mut(size, LOCAL_HIGH_WATERMARK + 1);
+            bin.push(bottom);
+            if bin.len() > LOCAL_HIGH_WATERMARK {
+                spill(size, bin);
+            }
+            true
+        })
+        .unwrap_or(false);
+    if !cached {
+        discard_pages(bottom, size);
+        GLOBAL.lock().bin_mut(size, 0).push(bottom);
+    }
 }
-pub(crate) fn live_stacks() -> usize { LIVE.load(Ordering::Relaxed) }
+
+/// Stacks handed out by [`acquire`] and not yet [`release`]d (for leak tests).
+pub(crate) fn live_stacks() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Step 2 of `release`: moves the [`BATCH`] oldest stacks of a local `bin`
+/// (all of usable `size`) to the global pool, dropping their pages first.
+#[cold]
+fn spill(size: usize, bin: &mut Vec<usize>) {
+    let mut batch = [0usize; BATCH];
+    for (slot, bottom) in batch.iter_mut().zip(bin.drain(..BATCH)) {
+        *slot = bottom;
+    }
+    for &bottom in &batch {
+        discard_pages(bottom, size);
+    }
+    GLOBAL.lock().bin_mut(size, 0).extend_from_slice(&batch);
+}
+
+/// Puts free stacks of usable `size` in this thread's local cache, or in the
+/// global pool if the local cache is unavailable.
+fn stash(size: usize, bottoms: impl Iterator<Item = usize>) {
+    let mut bottoms = Some(bottoms);
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            if let Some(bottoms) = bottoms.take() {
+                local
+                    .0
+                    .bin_mut(size, LOCAL_HIGH_WATERMARK + 1)
+                    .extend(bottoms);
+            }
+        }
+    });
+    if let Some(bottoms) = bottoms {
+        GLOBAL.lock().bin_mut(size, 0).extend(bottoms);
+    }
+}
+
+/// Releases the physical pages of a pooled stack's usable range; the guard
+/// page below `bottom` is left alone.
+fn discard_pages(bottom: usize, size: usize) {
+    // SAFETY: `[bottom, bottom + size)` is the usable range of a stack that is
+    // in the pool or on its way there: mapped (slabs are never unmapped), and
+    // by `release`'s contract nothing runs on it or reads it any more, so
+    // replacing its contents with zero pages is unobservable. The range stops
+    // at `bottom`, so an `mprotect` guard is untouched (invariant 1). A failure
+    // only means the pages stay resident.
+    unsafe {
+        libc::madvise(
+            ptr::with_exposed_provenance_mut::<c_void>(bottom),
+            size,
+            libc::MADV_DONTNEED,
+        );
+    }
+}
+
+/// Free stacks grouped by usable size: one bin per size, a handful of sizes
+/// in practice, so lookups scan linearly.
+struct Bins {
+    /// Each bin's `free` holds the `bottom` addresses of free stacks of
+    /// exactly `size` usable bytes, oldest first (invariant 3).
+    bins: Vec<Bin>,
+}
+
+/// The free stacks of one usable size.
+struct Bin {
+    /// Usable bytes of every stack in `free`.
+    size: usize,
+    /// `bottom` addresses (exposed provenance), oldest first.
+    free: Vec<usize>,
+}
+
+impl Bins {
+    const fn new() -> Bins {
+        Bins { bins: Vec::new() }
+    }
+
+    /// Pops the most recently added stack of `size`.
+    fn pop(&mut self, size: usize) -> Option<usize> {
+        self.bins
+            .iter_mut()
+            .find(|bin| bin.size == size)?
+            .free
+            .pop()
+    }
+
+    /// Moves up to `out.len()` of the most recently added stacks of `size`
+    /// into `out`; returns how many.
+    fn take(&mut self, size: usize, out: &mut [usize]) -> usize {
+        let Some(bin) = self.bins.iter_mut().find(|bin| bin.size == size) else {
+            return 0;
+        };
+        let n = bin.free.len().min(out.len());
+        let rest = bin.free.len() - n;
+        out[..n].copy_from_slice(&bin.free[rest..]);
+        bin.free.truncate(rest);
+        n
+    }
+
+    /// The bin of `size`, created with room for `capacity` stacks if missing.
+    fn bin_mut(&mut self, size: usize, capacity: usize) -> &mut Vec<usize> {
+        let index = if let Some(index) = self.bins.iter().position(|bin| bin.size == size) {
+            index
+        } else {
+            self.bins.push(Bin {
+                size,
+                free: Vec::with_capacity(capacity),
+            });
+            self.bins.len() - 1
+        };
+        &mut self.bins[index].free
+    }
+}
+
+/// A thread's local cache; on thread exit it hands its stacks to [`GLOBAL`].
+struct LocalCache(Bins);
+
+impl Drop for LocalCache {
+    fn drop(&mut self) {
+        for bin in &self.0.bins {
+            for &bottom in &bin.free {
+                discard_pages(bottom, bin.size);
+            }
+        }
+        let mut global = GLOBAL.lock();
+        for bin in self.0.bins.drain(..) {
+            global.bin_mut(bin.size, 0).extend(bin.free);
+        }
+    }
+}
+
+// ===== slabs =====
+
+/// Step 3 of `acquire`: maps a slab of stacks of usable `size`, installs every
+/// guard, keeps the first stack for the caller and pools the others.
+///
+/// If a guard cannot be installed (the `mprotect` mode at the map count
+/// limit), the stacks guarded so far are kept, the unguarded tail of the slab
+/// is unmapped, and the error is returned only if not even the first stack
+/// could be guarded.
+#[cold]
+fn carve(size: usize) -> io::Result<usize> {
+    let page = page_size();
+    let stride = page + size;
+    let (base, count) = map_slab(size, stride)?;
+    let mut guarded = 0;
+    let failure = loop {
+        if guarded == count {
+            break None;
+        }
+        if let Err(err) = install_guard(base + guarded * stride, page) {
+            break Some(err);
+        }
+        guarded += 1;
+    };
+    if let Some(err) = failure {
+        // SAFETY: the tail `[base + guarded * stride, base + count * stride)`
+        // belongs to the mapping made above and none of its stacks was handed
+        // out or pooled, so nothing refers to it. Unmapping the end of a
+        // mapping does not split it, so this needs no new VMA; if it fails
+        // anyway the tail stays mapped and unused (address space only).
+        unsafe {
+            libc::munmap(
+                ptr::with_exposed_provenance_mut::<c_void>(base + guarded * stride),
+                (count - guarded) * stride,
+            );
+        }
+        if guarded == 0 {
+            return Err(err);
+        }
+    }
+    // Stack `i` starts with its guard at `base + i * stride`.
+    let bottom = |i: usize| base + i * stride + page;
+    let local = guarded.min(BATCH + 1);
+    stash(size, (1..local).map(bottom));
+    if local < guarded {
+        GLOBAL
+            .lock()
+            .bin_mut(size, 0)
+            .extend((local..guarded).map(bottom));
+    }
+    Ok(bottom(0))
+}
+
+/// Maps a slab of about [`SLAB_BYTES`] for stacks of usable `size` (`stride =
+/// page + size` bytes each), or of one stack if that fails. Returns the base
+/// address and the number of stacks.
+fn map_slab(size: usize, stride: usize) -> io::Result<(usize, usize)> {
+    let count = (SLAB_BYTES / stride).max(1);
+    match map_anonymous(count * stride) {
+        Ok(base) => Ok((base, count)),
+        Err(_) if count > 1 => match map_anonymous(stride) {
+            Ok(base) => Ok((base, 1)),
+            Err(err) => Err(map_error(size, stride, err)),
+        },
+        Err(err) => Err(map_error(size, stride, err)),
+    }
+}
+
+/// `mmap`s `len` fresh bytes of private, read-write, unreserved memory and
+/// returns their address (with exposed provenance).
+fn map_anonymous(len: usize) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // MAP_STACK: on Linux 6.7+ it also keeps transparent huge pages away.
+    let extra = libc::MAP_NORESERVE | libc::MAP_STACK;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let extra = 0;
+    // SAFETY: a new anonymous mapping at an address of the kernel's choosing
+    // (null hint, no MAP_FIXED) cannot overlap any memory Rust code uses.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANON | extra,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: advice on the mapping just made, which nothing uses yet; it only
+    // changes how future page faults are served (a 4 KiB touch must not cost
+    // a 2 MiB huge page). A failure is harmless and ignored.
+    unsafe {
+        libc::madvise(addr, len, libc::MADV_NOHUGEPAGE);
+    }
+    Ok(addr.expose_provenance())
+}
+
+/// Makes the page at `guard` fault on any access, in the process's
+/// [`GUARD_MODE`].
+fn install_guard(guard: usize, page: usize) -> io::Result<()> {
+    let addr = ptr::with_exposed_provenance_mut::<c_void>(guard);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if guard_mode() == MODE_GUARD_INSTALL {
+        // SAFETY: `[guard, guard + page)` is the guard slot of a stack in a
+        // slab `carve` has just mapped; no stack of that slab has been handed
+        // out, so no Rust object lives there and making it fault is sound.
+        if unsafe { libc::madvise(addr, page, MADV_GUARD_INSTALL) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // Unknown advice (kernel < 6.13) or refused by a sandbox: switch
+            // this and every later stack to mprotect.
+            Some(libc::EINVAL | libc::EPERM | libc::ENOSYS) => {
+                GUARD_MODE.store(MODE_MPROTECT, Ordering::Relaxed);
+            }
+            _ => {
+                return Err(os_error(
+                    "cannot install a guard page for a green thread stack \
+                     (madvise MADV_GUARD_INSTALL)"
+                        .to_owned(),
+                    err,
+                ));
+            }
+        }
+    }
+    // SAFETY: as above, the page is a guard slot of a fresh slab that no Rust
+    // object occupies, so revoking access to it is sound.
+    if unsafe { libc::mprotect(addr, page, libc::PROT_NONE) } == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    let context = if err.raw_os_error() == Some(libc::ENOMEM) {
+        format!(
+            "cannot install a guard page for a green thread stack: the process has \
+             reached the kernel's limit on memory mappings ({MAP_COUNT_HINT}); raise \
+             it with `sysctl vm.max_map_count=...`"
+        )
+    } else {
+        "cannot install a guard page for a green thread stack (mprotect)".to_owned()
+    };
+    Err(os_error(context, err))
+}
+
+/// Why `mprotect` guards run out of mappings, for error messages.
+const MAP_COUNT_HINT: &str = "vm.max_map_count, 65530 by default; each stack needs two \
+                              mappings when MADV_GUARD_INSTALL is unavailable";
+
+/// The process-wide guard mode, deciding it on first use.
+fn guard_mode() -> u8 {
+    match GUARD_MODE.load(Ordering::Relaxed) {
+        MODE_UNDECIDED => {
+            let forced = std::env::var_os(GUARD_ENV).is_some_and(|mode| mode == "mprotect");
+            let mode = if forced || !cfg!(any(target_os = "linux", target_os = "android")) {
+                MODE_MPROTECT
+            } else {
+                MODE_GUARD_INSTALL
+            };
+            // A concurrent downgrade to MPROTECT wins over this first guess.
+            match GUARD_MODE.compare_exchange(
+                MODE_UNDECIDED,
+                mode,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => mode,
+                Err(current) => current,
+            }
+        }
+        mode => mode,
+    }
+}
+
+/// The page size in bytes (a power of two).
+fn page_size() -> usize {
+    let cached = PAGE_SIZE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is always supported.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = usize::try_from(page)
+        .ok()
+        .filter(|page| page.is_power_of_two())
+        .unwrap_or(4096);
+    PAGE_SIZE.store(page, Ordering::Relaxed);
+    page
+}
+
+// ===== errors =====
+
+/// An OS error with what goro was doing when it happened; the OS error stays
+/// reachable through `Error::source`.
+#[derive(Debug)]
+struct StackError {
+    /// What failed, for humans.
+    context: String,
+    /// The error the OS reported.
+    os: io::Error,
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.context, self.os)
+    }
+}
+
+impl Error for StackError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.os)
+    }
+}
+
+/// An `OutOfMemory` error if the OS said `ENOMEM`, else of the OS error's kind.
+fn os_error(context: String, os: io::Error) -> io::Error {
+    let kind = if os.raw_os_error() == Some(libc::ENOMEM) {
+        io::ErrorKind::OutOfMemory
+    } else {
+        os.kind()
+    };
+    io::Error::new(kind, StackError { context, os })
+}
+
+/// The error of a failed slab `mmap` for stacks of usable `size`; `len` is
+/// the smallest mapping that was tried.
+#[cold]
+fn map_error(size: usize, len: usize, os: io::Error) -> io::Error {
+    let mut context = format!(
+        "cannot map memory for a green thread stack of {} ({} with its guard page)",
+        Bytes(size),
+        Bytes(len)
+    );
+    if os.raw_os_error() == Some(libc::ENOMEM) && guard_mode() == MODE_MPROTECT {
+        context.push_str(
+            "; besides memory or address space, the cause may be the kernel's limit \
+             on memory mappings (",
+        );
+        context.push_str(MAP_COUNT_HINT);
+        context.push_str("); raise it with `sysctl vm.max_map_count=...`");
+    }
+    io::Error::new(io::ErrorKind::OutOfMemory, StackError { context, os })
+}
+
+/// A byte count shown in the largest binary unit that divides it exactly.
+struct Bytes(usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => write!(f, "0 bytes"),
+            n if n % (1 << 30) == 0 => write!(f, "{} GiB", n >> 30),
+            n if n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
+            n if n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Output};
+    use std::thread;
+
+    /// Set in a child process re-running one test of this module.
+    const CHILD_ENV: &str = "GORO_STACK_TEST_CHILD";
+
+    fn in_child() -> bool {
+        std::env::var_os(CHILD_ENV).is_some()
+    }
+
+    /// Re-runs test `name` of this module alone in a child process, with
+    /// `env` added to the environment, and waits for it.
+    fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
+        let module = module_path!()
+            .split_once("::")
+            .map_or(module_path!(), |(_, path)| path);
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let mut command = Command::new(exe);
+        command
+            .args(["--exact", &format!("{module}::{name}"), "--nocapture"])
+            .env(CHILD_ENV, "1")
+            .env_remove(GUARD_ENV)
+            .envs(env.iter().copied());
+        command.output().expect("spawn the child test process")
+    }
+
+    fn describe(output: &Output) -> String {
+        format!(
+            "child {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    /// Asserts the child ran its test to completion and printed `CHILD OK`.
+    fn assert_child_ok(output: &Output) {
+        assert!(output.status.success(), "{}", describe(output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("CHILD OK"), "{}", describe(output));
+    }
+
+    /// Asserts the child was killed by a memory fault.
+    fn assert_child_faulted(output: &Output) {
+        let signal = output.status.signal();
+        assert!(
+            matches!(signal, Some(libc::SIGSEGV | libc::SIGBUS)),
+            "expected death by SIGSEGV/SIGBUS; {}",
+            describe(output)
+        );
+    }
+
+    /// Keeps a child that is about to fault from writing a core dump.
+    fn disable_core_dumps() {
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads a valid rlimit; lowering RLIMIT_CORE only
+        // affects core dumps of this (child) process.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) };
+    }
+
+    fn map_count() -> usize {
+        std::fs::read_to_string("/proc/self/maps")
+            .expect("read /proc/self/maps")
+            .lines()
+            .count()
+    }
+
+    fn mode_name() -> &'static str {
+        match guard_mode() {
+            MODE_GUARD_INSTALL => "MADV_GUARD_INSTALL",
+            MODE_MPROTECT => "mprotect",
+            _ => "undecided",
+        }
+    }
+
+    /// Touches the byte just below `bottom`, in the guard page. Never returns.
+    fn touch_guard(stack: &Stack) -> ! {
+        println!("touching the guard page ({})", mode_name());
+        disable_core_dumps();
+        let below = stack.bottom().wrapping_sub(1);
+        // SAFETY: not sound to run to completion: this write is meant to
+        // fault, and the child process running it to die of the fault.
+        unsafe { below.write_volatile(1) };
+        unreachable!("writing to the guard page did not fault");
+    }
+
+    /// Writes the first and last usable byte of `stack` and reads them back.
+    fn write_ends(stack: &Stack) {
+        let (first, last) = (stack.bottom(), stack.top().wrapping_sub(1));
+        // SAFETY: both bytes are usable bytes of a stack we own, and nothing
+        // runs on it.
+        unsafe {
+            first.write_volatile(0xa5);
+            last.write_volatile(0x5a);
+            assert_eq!(first.read_volatile(), 0xa5);
+            assert_eq!(last.read_volatile(), 0x5a);
+        }
+    }
+
+    #[test]
+    fn validate_size_bounds() {
+        let page = page_size();
+        for bad in [0, 1, MIN_STACK_SIZE - 1, MAX_STACK_SIZE + 1, usize::MAX] {
+            let err = validate_size(bad).expect_err("out-of-range size accepted");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            let message = err.to_string();
+            assert!(message.contains("16 KiB"), "{message}");
+            assert!(message.contains("1 GiB"), "{message}");
+        }
+        assert_eq!(validate_size(MIN_STACK_SIZE).unwrap(), MIN_STACK_SIZE);
+        assert_eq!(
+            validate_size(MIN_STACK_SIZE + 1).unwrap(),
+            MIN_STACK_SIZE + page
+        );
+        assert_eq!(
+            validate_size(DEFAULT_STACK_SIZE).unwrap(),
+            DEFAULT_STACK_SIZE
+        );
+        assert_eq!(validate_size(MAX_STACK_SIZE).unwrap(), MAX_STACK_SIZE);
+        let err = acquire(MIN_STACK_SIZE + 1).expect_err("unaligned size accepted");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn usable_range_is_writable() {
+        let stack = acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(stack.size(), DEFAULT_STACK_SIZE);
+        assert_eq!(
+            stack.top().addr() - stack.bottom().addr(),
+            DEFAULT_STACK_SIZE
+        );
+        assert_eq!(stack.top().addr() % 16, 0);
+        let bottom = stack.bottom().addr();
+        assert_eq!(stack.guard(), bottom - page_size()..bottom);
+        write_ends(&stack);
+        // SAFETY: nothing ran on the stack.
+        unsafe { release(stack) };
+    }
+
+    #[test]
+    fn local_cache_reuses_the_last_released_stack() {
+        let first = acquire(DEFAULT_STACK_SIZE).unwrap();
+        let bottom = first.bottom();
+        // SAFETY: nothing ran on the stack.
+        unsafe { release(first) };
+        let again = acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(again.bottom(), bottom);
+        // SAFETY: nothing ran on the stack.
+        unsafe { release(again) };
+    }
+
+    #[test]
+    fn live_count() {
+        if !in_child() {
+            return assert_child_ok(&run_child("live_count", &[]));
+        }
+        assert_eq!(live_stacks(), 0);
+        let a = acquire(MIN_STACK_SIZE).unwrap();
+        let b = acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(live_stacks(), 2);
+        // SAFETY: nothing ran on the stacks.
+        unsafe { release(a) };
+        assert_eq!(live_stacks(), 1);
+        // SAFETY: as above.
+        unsafe { release(b) };
+        assert_eq!(live_stacks(), 0);
+        println!("CHILD OK");
+    }
+
+    /// Past the watermark, the oldest stacks go to the global pool with their
+    /// pages dropped; the rest stay warm in the local cache.
+    #[test]
+    fn release_spills_past_the_watermark() {
+        // A size no other test uses, so the global bin is this test's alone.
+        let size = MIN_STACK_SIZE + 5 * page_size();
+        let stacks: Vec<Stack> = (0..100).map(|_| acquire(size).unwrap()).collect();
+        let bottoms: Vec<usize> = stacks.iter().map(|s| s.bottom().addr()).collect();
+        for stack in stacks {
+            // SAFETY: a usable byte of a stack we own.
+            unsafe { stack.bottom().write_volatile(7) };
+            // SAFETY: nothing ran on the stack.
+            unsafe { release(stack) };
+        }
+        let local = LOCAL.with(|local| local.borrow_mut().0.bin_mut(size, 0).clone());
+        let global = GLOBAL.lock().bin_mut(size, 0).clone();
+        assert!(local.len() <= LOCAL_HIGH_WATERMARK, "{}", local.len());
+        let spilled: Vec<usize> = bottoms
+            .iter()
+            .copied()
+            .filter(|b| global.contains(b))
+            .collect();
+        let kept: Vec<usize> = bottoms
+            .iter()
+            .copied()
+            .filter(|b| local.contains(b))
+            .collect();
+        assert!(spilled.len() >= BATCH, "{} spilled", spilled.len());
+        assert_eq!(spilled.len() + kept.len(), 100);
+        for bottom in spilled {
+            // SAFETY: pooled stacks stay mapped and readable; nobody else uses
+            // this size.
+            let byte = unsafe { ptr::with_exposed_provenance::<u8>(bottom).read_volatile() };
+            assert_eq!(byte, 0, "a spilled stack kept its pages");
+        }
+        for bottom in kept {
+            // SAFETY: as above.
+            let byte = unsafe { ptr::with_exposed_provenance::<u8>(bottom).read_volatile() };
+            assert_eq!(byte, 7, "a cached stack lost its pages");
+        }
+    }
+
+    #[test]
+    fn thread_exit_moves_its_cache_to_the_global_pool() {
+        // A size no other test uses, so the global bin is this test's alone.
+        let size = MIN_STACK_SIZE + 3 * page_size();
+        let bottom = thread::spawn(move || {
+            let stack = acquire(size).unwrap();
+            // SAFETY: a usable byte of a stack we own.
+            unsafe { stack.bottom().write_volatile(7) };
+            let bottom = stack.bottom().addr();
+            // SAFETY: nothing ran on the stack.
+            unsafe { release(stack) };
+            bottom
+        })
+        .join()
+        .unwrap();
+        assert!(GLOBAL.lock().bin_mut(size, 0).contains(&bottom));
+        // SAFETY: pooled stacks stay mapped and readable.
+        let byte = unsafe { ptr::with_exposed_provenance::<u8>(bottom).read_volatile() };
+        assert_eq!(byte, 0, "the exiting thread's cache kept its pages");
+    }
+
+    #[test]
+    fn guard_page_faults() {
+        if !in_child() {
+            return assert_child_faulted(&run_child("guard_page_faults", &[]));
+        }
+        let stack = acquire(MIN_STACK_SIZE).unwrap();
+        write_ends(&stack);
+        touch_guard(&stack);
+    }
+
+    #[test]
+    fn guard_install_adds_no_mapping() {
+        if !in_child() {
+            return assert_child_ok(&run_child("guard_install_adds_no_mapping", &[]));
+        }
+        let mut stacks = Vec::with_capacity(200);
+        let before = map_count();
+        stacks.extend((0..200).map(|_| acquire(MIN_STACK_SIZE).unwrap()));
+        let after = map_count();
+        if guard_mode() == MODE_GUARD_INSTALL {
+            assert!(after <= before + 4, "{before} -> {after} mappings");
+        } else {
+            println!("note: MADV_GUARD_INSTALL unavailable, guards use mprotect");
+        }
+        println!("CHILD OK");
+    }
+
+    #[test]
+    fn mprotect_fallback() {
+        if !in_child() {
+            let output = run_child("mprotect_fallback", &[(GUARD_ENV, "mprotect")]);
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                stdout.contains("mprotect checks passed"),
+                "{}",
+                describe(&output)
+            );
+            return assert_child_faulted(&output);
+        }
+        let mut stacks = Vec::with_capacity(200);
+        let before = map_count();
+        stacks.extend((0..200).map(|_| acquire(MIN_STACK_SIZE).unwrap()));
+        let after = map_count();
+        assert_eq!(guard_mode(), MODE_MPROTECT);
+        assert!(after >= before + 2 * 200, "{before} -> {after} mappings");
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        for stack in &stacks {
+            write_ends(stack);
+            let guard = stack.guard();
+            let line = format!("{:x}-{:x} ---p", guard.start, guard.end);
+            assert!(maps.contains(&line), "no {line} in\n{maps}");
+        }
+        println!("mprotect checks passed");
+        touch_guard(&stacks[100]);
+    }
+
+    #[test]
+    fn mprotect_map_count_limit_is_an_error() {
+        if !in_child() {
+            let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            if limit.is_none_or(|limit| limit > 200_000) {
+                println!("note: skipped, vm.max_map_count is {limit:?} (above 200000)");
+                return;
+            }
+            let output = run_child(
+                "mprotect_map_count_limit_is_an_error",
+                &[(GUARD_ENV, "mprotect")],
+            );
+            return assert_child_ok(&output);
+        }
+        // Reserved up front: at the limit, even growing this Vec could fail.
+        let mut stacks = Vec::with_capacity(40_000);
+        let err = loop {
+            match acquire(MIN_STACK_SIZE) {
+                Ok(stack) if stacks.len() < 40_000 => stacks.push(stack),
+                Ok(_) => panic!("40,000 stacks did not reach vm.max_map_count"),
+                Err(err) => break err,
+            }
+        };
+        let message = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{message}");
+        assert!(message.contains("vm.max_map_count"), "{message}");
+        println!("after {} stacks: {message}", stacks.len());
+        println!("CHILD OK");
+    }
+
+    #[test]
+    fn mmap_failure_is_out_of_memory() {
+        if !in_child() {
+            return assert_child_ok(&run_child("mmap_failure_is_out_of_memory", &[]));
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_kib: usize = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmSize:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmSize in /proc/self/status");
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes to a valid rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+        limit.rlim_cur = (vm_kib * 1024 + (64 << 20)) as libc::rlim_t;
+        // SAFETY: setrlimit reads a valid rlimit; it only limits this child.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        let err = acquire(512 << 20).expect_err("a 512 MiB stack under a 64 MiB margin");
+        let message = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{message}");
+        assert!(message.contains("512 MiB"), "{message}");
+        let os = err
+            .get_ref()
+            .and_then(|inner| inner.source())
+            .expect("OS error as source");
+        let os = os.downcast_ref::<io::Error>().expect("an io::Error source");
+        assert_eq!(os.raw_os_error(), Some(libc::ENOMEM), "{message}");
+        println!("{message}");
+        println!("CHILD OK");
+    }
+}
