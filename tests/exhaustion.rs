@@ -51,11 +51,11 @@ fn mmap_failure_is_an_error_from_spawn_and_a_panic_from_go() {
                 }
             }
         });
-        let text = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default();
-        assert!(text.contains("stack"), "go! panic message: {text:?} (spawn said {msg:?})");
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            text.contains("stack"),
+            "go! panic message: {text:?} (spawn said {msg:?})"
+        );
         println!("CHILD-OK");
         return;
     }

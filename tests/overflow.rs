@@ -28,14 +28,17 @@ fn stack_overflow_names_the_green_thread_and_aborts() {
         });
         unreachable!("the overflow must abort");
     }
-    let out = common::run_child("stack_overflow_names_the_green_thread_and_aborts", "overflow", &[]);
+    let out = common::run_child(
+        "stack_overflow_names_the_green_thread_and_aborts",
+        "overflow",
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(libc::SIGABRT), "stderr: {stderr}");
     assert!(
         stderr.contains("green thread 'deep' (id ")
-            && stderr.contains(
-                "has overflowed its stack (64 KiB); raise it with Builder::stack_size"
-            ),
+            && stderr
+                .contains("has overflowed its stack (64 KiB); raise it with Builder::stack_size"),
         "stderr: {stderr}"
     );
 }

@@ -59,7 +59,11 @@ fn run_node(n: Node) -> u64 {
         goro::sleep(Duration::from_micros(10));
     }
     let mut results: Vec<u64> = if n.reverse_join {
-        let mut v: Vec<u64> = handles.into_iter().rev().map(|h| h.join().unwrap()).collect();
+        let mut v: Vec<u64> = handles
+            .into_iter()
+            .rev()
+            .map(|h| h.join().unwrap())
+            .collect();
         v.reverse();
         v
     } else {

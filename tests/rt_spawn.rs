@@ -33,7 +33,9 @@ fn many_green_threads_each_return_their_own_value() {
     for workers in 1..=4 {
         let got = rt(workers).block_on(|| {
             let hs: Vec<_> = (0..2000u64).map(|i| goro::go!(move || i * 3)).collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
         });
         let want: Vec<u64> = (0..2000).map(|i| i * 3).collect();
         assert_eq!(got, want, "workers = {workers}");
@@ -93,7 +95,10 @@ fn builder_names_and_sizes_green_threads() {
         .spawn(|| {
             // Use most of a 2 MiB stack.
             let buf = [7u8; 1536 * 1024];
-            let n = std::hint::black_box(&buf).iter().map(|&b| b as usize).sum::<usize>();
+            let n = std::hint::black_box(&buf)
+                .iter()
+                .map(|&b| b as usize)
+                .sum::<usize>();
             (goro::current().unwrap().name().map(String::from), n)
         })
         .unwrap();
@@ -111,7 +116,10 @@ fn runtime_stack_size_is_the_default_for_its_green_threads() {
     let n = r.block_on(|| {
         goro::go!(|| {
             let buf = [1u8; 3 << 20];
-            std::hint::black_box(&buf).iter().map(|&b| b as usize).sum::<usize>()
+            std::hint::black_box(&buf)
+                .iter()
+                .map(|&b| b as usize)
+                .sum::<usize>()
         })
         .join()
         .unwrap()
@@ -121,20 +129,35 @@ fn runtime_stack_size_is_the_default_for_its_green_threads() {
 
 #[test]
 fn bad_configuration_is_a_clear_error() {
-    let e = goro::runtime::Builder::new().workers(0).build().unwrap_err();
+    let e = goro::runtime::Builder::new()
+        .workers(0)
+        .build()
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("workers"), "{e}");
 
-    let e = goro::runtime::Builder::new().stack_size(100).build().unwrap_err();
+    let e = goro::runtime::Builder::new()
+        .stack_size(100)
+        .build()
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("stack"), "{e}");
 
-    let e = goro::runtime::Builder::new().stack_size(usize::MAX / 2).build().unwrap_err();
+    let e = goro::runtime::Builder::new()
+        .stack_size(usize::MAX / 2)
+        .build()
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
 
-    let e = goro::Builder::new().stack_size(1024).spawn(|| ()).unwrap_err();
+    let e = goro::Builder::new()
+        .stack_size(1024)
+        .spawn(|| ())
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-    let e = goro::Builder::new().stack_size(1 << 40).spawn(|| ()).unwrap_err();
+    let e = goro::Builder::new()
+        .stack_size(1 << 40)
+        .spawn(|| ())
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
 }
 
@@ -155,9 +178,17 @@ fn goro_workers_env_is_read_and_checked() {
     }
     let test = "goro_workers_env_is_read_and_checked";
     let out = common::run_child(test, "three", &[("GORO_WORKERS", "3")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = common::run_child(test, "bad", &[("GORO_WORKERS", "many")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -267,8 +298,14 @@ fn dump_lists_parked_green_threads() {
         std::thread::yield_now();
     }
     let dump = r.dump();
-    assert!(dump.contains(&format!("green thread {} ", h.id())), "{dump}");
+    assert!(
+        dump.contains(&format!("green thread {} ", h.id())),
+        "{dump}"
+    );
     assert!(dump.contains("parked: sleep"), "{dump}");
     drop(r); // unwinds the sleeper
-    assert!(h.join().is_err(), "a green thread unwound by shutdown reports Err");
+    assert!(
+        h.join().is_err(),
+        "a green thread unwound by shutdown reports Err"
+    );
 }

@@ -57,7 +57,11 @@ fn run_unwinds_every_live_green_thread() {
             goro::yield_now();
         }
     });
-    assert_eq!(drops.load(Ordering::SeqCst), 500, "every captured value dropped once");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        500,
+        "every captured value dropped once"
+    );
     assert_eq!(goro::__private::live_stacks(), base, "every stack returned");
 }
 

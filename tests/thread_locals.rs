@@ -55,8 +55,16 @@ fn green_threads_are_pinned_after_first_run() {
             h.join().unwrap();
         }
     });
-    assert_eq!(moves.load(Ordering::Relaxed), 0, "a started green thread changed OS thread");
+    assert_eq!(
+        moves.load(Ordering::Relaxed),
+        0,
+        "a started green thread changed OS thread"
+    );
     // Both workers ran green threads (stealing happened); otherwise the
     // test would prove nothing.
-    assert_eq!(threads_seen.lock().len(), 2, "expected green threads on both workers");
+    assert_eq!(
+        threads_seen.lock().len(),
+        2,
+        "expected green threads on both workers"
+    );
 }

@@ -181,16 +181,6 @@ impl Drop for Coroutine {
 // enforced in `runtime::worker`, is what makes this impl sound.
 unsafe impl Send for Coroutine {}
 
-/// Whether the caller runs on a coroutine.
-pub(crate) fn in_coroutine() -> bool {
-    CALLER.with(|c| {
-        let caller = c.take();
-        let inside = caller.is_some();
-        c.set(caller);
-        inside
-    })
-}
-
 /// Switches from the running coroutine back to its resumer; returns when
 /// the coroutine is resumed again (on the same OS thread).
 ///

@@ -20,8 +20,8 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use crate::coroutine::Entry;
-use crate::runtime::parking::{self, Shutdown};
 use crate::runtime::Shared;
+use crate::runtime::parking::{self, Shutdown};
 use crate::runtime::task::{GreenId, WaitReason};
 use crate::runtime::worker::{self, Switch};
 
@@ -159,7 +159,12 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_on(&crate::runtime::current_shared(), self.name, self.stack_size, f)
+        spawn_on(
+            &crate::runtime::current_shared(),
+            self.name,
+            self.stack_size,
+            f,
+        )
     }
 }
 

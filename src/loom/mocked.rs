@@ -24,7 +24,7 @@ pub(crate) mod sync {
         }
     }
 
-    /// A condition variable with `parking_lot`'s `wait(&mut guard)` API.
+    /// A condition variable with the facade's by-value guard API.
     #[derive(Debug, Default)]
     pub(crate) struct Condvar(loom::sync::Condvar);
 
@@ -33,26 +33,22 @@ pub(crate) mod sync {
             Condvar(loom::sync::Condvar::new())
         }
 
-        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
-            // loom's `wait` takes the guard by value; swap it out and back.
-            // SAFETY: `guard` is re-initialised with the guard `wait` returns
-            // before anyone can observe the moved-from value, and `wait`
-            // cannot unwind in a loom model except by aborting the model.
-            unsafe {
-                let g = std::ptr::read(guard);
-                let g = self.0.wait(g).unwrap();
-                std::ptr::write(guard, g);
-            }
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap()
         }
 
-        pub(crate) fn notify_one(&self) -> bool {
+        /// loom has no timed wait: a deadline is modelled as an immediate
+        /// spurious wake-up, which every caller tolerates.
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            _deadline: std::time::Instant,
+        ) -> MutexGuard<'a, T> {
+            guard
+        }
+
+        pub(crate) fn notify_one(&self) {
             self.0.notify_one();
-            true
-        }
-
-        pub(crate) fn notify_all(&self) -> usize {
-            self.0.notify_all();
-            0
         }
     }
 
@@ -75,8 +71,4 @@ pub(crate) mod thread {
     pub(crate) fn park_timeout(_dur: std::time::Duration) {
         loom::thread::yield_now();
     }
-}
-
-pub(crate) mod hint {
-    pub(crate) use loom::hint::spin_loop;
 }

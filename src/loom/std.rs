@@ -3,8 +3,35 @@
 //! same code compiles against both.
 
 pub(crate) mod sync {
-    pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
-    pub(crate) use std::sync::Arc;
+    pub(crate) use parking_lot::{Mutex, MutexGuard};
+
+    /// `parking_lot::Condvar` with a by-value guard API that loom can mirror.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) const fn new() -> Condvar {
+            Condvar(parking_lot::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            mut guard: MutexGuard<'a, T>,
+            deadline: std::time::Instant,
+        ) -> MutexGuard<'a, T> {
+            self.0.wait_until(&mut guard, deadline);
+            guard
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
 
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
@@ -25,6 +52,7 @@ pub(crate) mod cell {
         }
 
         /// Runs `f` with a shared raw pointer to the contents.
+        #[allow(dead_code)]
         #[inline(always)]
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
@@ -39,9 +67,5 @@ pub(crate) mod cell {
 }
 
 pub(crate) mod thread {
-    pub(crate) use std::thread::{Thread, current, park, park_timeout, yield_now};
-}
-
-pub(crate) mod hint {
-    pub(crate) use std::hint::spin_loop;
+    pub(crate) use std::thread::{Thread, current, park, park_timeout};
 }

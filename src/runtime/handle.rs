@@ -91,7 +91,8 @@ impl Builder {
                 format!("goro: a runtime needs between 1 and {MAX_WORKERS} workers, got {workers}"),
             ));
         }
-        let stack_size = stack::validate_size(self.stack_size.unwrap_or(stack::DEFAULT_STACK_SIZE))?;
+        let stack_size =
+            stack::validate_size(self.stack_size.unwrap_or(stack::DEFAULT_STACK_SIZE))?;
         crate::green::install_panic_hook();
         let mut locals = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);
@@ -182,9 +183,8 @@ impl Runtime {
         // which `wait_os` observes through the packet. Shutdown cannot skip
         // the entry either: a cancelled green thread still runs its entry
         // (which then drops `f` unrun).
-        let entry: Entry = unsafe {
-            std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Entry>(entry)
-        };
+        let entry: Entry =
+            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Entry>(entry) };
         let name: Option<Arc<str>> = Some(Arc::from("main"));
         if let Err(e) = spawn_entry(&self.shared, name, None, entry) {
             panic!("{e}");

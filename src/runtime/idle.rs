@@ -110,9 +110,4 @@ impl Idle {
         self.num_searching.fetch_add(1, Ordering::SeqCst);
         true
     }
-
-    /// Whether every worker is asleep.
-    pub(crate) fn all_sleeping(&self, num_workers: usize) -> bool {
-        self.num_sleeping.load(Ordering::SeqCst) == num_workers
-    }
 }

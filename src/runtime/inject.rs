@@ -66,11 +66,4 @@ impl<T> Inject<T> {
         }
         self.len.store(q.len(), Ordering::SeqCst);
     }
-
-    /// Empties the queue (shutdown).
-    pub(crate) fn drain(&self) -> Vec<T> {
-        let mut q = self.queue.lock();
-        self.len.store(0, Ordering::SeqCst);
-        q.drain(..).collect()
-    }
 }

@@ -10,11 +10,11 @@
 
 pub(crate) mod parking;
 
-mod idle;
+pub(crate) mod idle;
 mod inject;
-mod park;
-mod queue;
-mod state;
+pub(crate) mod park;
+pub(crate) mod queue;
+pub(crate) mod state;
 
 #[cfg(not(loom))]
 mod scheduler;

@@ -9,17 +9,19 @@
 //!
 //! # No lost wake-up
 //!
-//! A waker publishes work first, then calls [`Parker::unpark`], which issues
-//! the OS-level notify only when the state was PARKED. The worker moves to
-//! PARKED (a `SeqCst` swap), then re-checks for work with the caller's
-//! `has_work` closure, then waits. Either the waker's swap sees PARKED and
-//! notifies (it takes the mutex first, so the notify cannot fall between
-//! the worker's check and its wait), or it saw EMPTY and then the worker's
-//! re-check, ordered after it, sees the work.
+//! A waker publishes work first, then calls [`Parker::is_parked`] (a
+//! `SeqCst` fence, then a load) and only if it says so [`Parker::unpark`],
+//! which issues the OS-level notify only when the state was PARKED. The
+//! worker moves to PARKED, issues a `SeqCst` fence, re-checks for work with
+//! the caller's `has_work` closure, then waits. By the two fences either the
+//! waker sees PARKED and notifies (it takes the mutex first, so the notify
+//! cannot fall between the worker's check and its wait), or the worker's
+//! re-check sees the work. (loom checks this with explicit fences: it models
+//! `SeqCst` accesses alone as acquire/release.)
 
 use std::time::Instant;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Condvar, Mutex};
 
 const EMPTY: usize = 0;
@@ -67,9 +69,15 @@ impl Parker {
             self.state.store(EMPTY, Ordering::SeqCst);
             return;
         }
+        // Pairs with the fence in `is_parked` (Dekker): the waker's work
+        // push or our PARKED store is seen by the other side.
+        fence(Ordering::SeqCst);
         if !has_work() {
             loop {
-                wait(&self.cvar, &mut guard, deadline);
+                guard = match deadline {
+                    Some(d) => self.cvar.wait_until(guard, d),
+                    None => self.cvar.wait(guard),
+                };
                 if self.state.load(Ordering::SeqCst) == NOTIFIED {
                     break;
                 }
@@ -78,7 +86,8 @@ impl Parker {
                 }
             }
         }
-        // Whatever woke us (work, notify, deadline), we are running again.
+        drop(guard);
+        // Whatever woke us (work, notify or deadline), we are running again.
         self.state.store(EMPTY, Ordering::SeqCst);
     }
 
@@ -91,29 +100,11 @@ impl Parker {
         }
     }
 
-    /// Whether the worker is (about to be) asleep. Wakers that published
-    /// work and then issued a `SeqCst` fence use this to skip a needless
+    /// Whether the worker is (about to be) asleep. A waker that published
+    /// work calls this (it starts with a `SeqCst` fence) to skip a needless
     /// `unpark` (see the module doc).
     pub(crate) fn is_parked(&self) -> bool {
+        fence(Ordering::SeqCst);
         self.state.load(Ordering::SeqCst) == PARKED
-    }
-}
-
-#[cfg(not(loom))]
-fn wait(cvar: &Condvar, guard: &mut crate::loom::sync::MutexGuard<'_, ()>, deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => {
-            cvar.wait_until(guard, d);
-        }
-        None => cvar.wait(guard),
-    }
-}
-
-#[cfg(loom)]
-fn wait(cvar: &Condvar, guard: &mut crate::loom::sync::MutexGuard<'_, ()>, deadline: Option<Instant>) {
-    // loom has no timed wait: a deadline is modelled as an immediate spurious
-    // wake-up, which the caller's loop tolerates.
-    if deadline.is_none() {
-        cvar.wait(guard);
     }
 }

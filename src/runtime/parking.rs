@@ -64,18 +64,6 @@ impl Unparker {
             Unparker::Os(t) => t.unpark(),
         }
     }
-
-    /// Whether two unparkers wake the same thread (waiters are keyed by
-    /// green thread, so two green threads on one worker are distinct).
-    pub(crate) fn same_thread(&self, other: &Unparker) -> bool {
-        match (self, other) {
-            #[cfg(not(loom))]
-            (Unparker::Green(a), Unparker::Green(b)) => std::sync::Arc::ptr_eq(a, b),
-            (Unparker::Os(a), Unparker::Os(b)) => a.id() == b.id(),
-            #[cfg(not(loom))]
-            _ => false,
-        }
-    }
 }
 
 /// Payload of the unwind that shutdown injects into blocked green threads.
@@ -119,8 +107,10 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
             if t.state.take_notification() {
                 return true;
             }
-            t.park_seq
-                .store(t.park_seq.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            t.park_seq.store(
+                t.park_seq.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
             t.set_wait_reason(reason);
             switch_to_worker(Switch::Park(deadline));
             t.set_wait_reason(WaitReason::None);

@@ -149,8 +149,7 @@ impl Shared {
     /// A task finished (shutdown step 3).
     pub(crate) fn complete(&self, task: &TaskRef) {
         self.owned.remove(task);
-        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.shutdown.load(Ordering::SeqCst)
-        {
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.shutdown.load(Ordering::SeqCst) {
             self.terminate_workers();
         }
     }

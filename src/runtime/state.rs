@@ -42,16 +42,6 @@ const CANCELLED: u32 = 1 << 3;
 #[derive(Debug)]
 pub(crate) struct State(AtomicU32);
 
-/// What a worker learns when it starts running a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(u32);
-
-impl Snapshot {
-    pub(crate) fn is_cancelled(self) -> bool {
-        self.0 & CANCELLED != 0
-    }
-}
-
 impl State {
     /// A new task, about to be queued.
     pub(crate) fn new() -> State {
@@ -59,12 +49,11 @@ impl State {
     }
 
     /// QUEUED -> RUNNING (step 1). Called by the worker that popped it.
-    pub(crate) fn transition_to_running(&self) -> Snapshot {
+    pub(crate) fn transition_to_running(&self) {
         // QUEUED is 0, so adding RUNNING sets the lifecycle without touching
         // the flag bits a concurrent `notify` or `cancel` may be setting.
         let prev = self.0.fetch_add(RUNNING, Ordering::AcqRel);
         debug_assert_eq!(prev & LIFECYCLE, QUEUED, "ran a task that was not queued");
-        Snapshot(prev)
     }
 
     /// RUNNING -> PARKED unless a notification is pending (step 2). Returns
@@ -159,11 +148,6 @@ impl State {
         self.0.load(Ordering::Acquire) & CANCELLED != 0
     }
 
-    /// Whether the task's closure has returned.
-    pub(crate) fn is_done(&self) -> bool {
-        self.0.load(Ordering::Acquire) & LIFECYCLE == DONE
-    }
-
     /// A word for `Runtime::dump`.
     pub(crate) fn describe(&self) -> &'static str {
         match self.0.load(Ordering::Acquire) & LIFECYCLE {
@@ -182,7 +166,7 @@ mod tests {
     #[test]
     fn park_then_notify_hands_over_the_run_right_once() {
         let s = State::new();
-        assert!(!s.transition_to_running().is_cancelled());
+        s.transition_to_running();
         assert!(s.transition_to_parked());
         assert!(s.notify(), "the first notify of a parked task queues it");
         assert!(!s.notify(), "a second notify only sets the token");
@@ -206,9 +190,10 @@ mod tests {
         s.transition_to_running();
         s.transition_to_queued();
         assert!(!s.cancel(), "a queued task is not queued twice");
-        assert!(s.transition_to_running().is_cancelled());
+        s.transition_to_running();
+        assert!(s.is_cancelled());
         s.transition_to_done();
-        assert!(s.is_done());
+        assert_eq!(s.describe(), "done");
         assert!(!s.notify());
     }
 }

@@ -18,7 +18,7 @@ use super::scheduler::Shared;
 use super::state::State;
 use crate::coroutine::Coroutine;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// A shared reference to a green thread.
 pub(crate) type TaskRef = Arc<Task>;
@@ -174,7 +174,10 @@ impl WaitReason {
     ];
 
     fn from_u8(v: u8) -> WaitReason {
-        Self::ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+        Self::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(WaitReason::None)
     }
 
     pub(crate) fn as_str(self) -> &'static str {

@@ -243,9 +243,9 @@ impl Worker {
         }
         let core = &mut *core;
         let room = core.local.remaining_slots() / 2;
-        self.shared
-            .inject
-            .pop_batch(room.max(1), |t| core.local.push_back_or_overflow(t, |_| unreachable!()));
+        self.shared.inject.pop_batch(room.max(1), |t| {
+            core.local.push_back_or_overflow(t, |_| unreachable!())
+        });
         core.local.pop()
     }
 
@@ -263,7 +263,11 @@ impl Worker {
     fn search(&self) -> Option<TaskRef> {
         let mut core = self.core.borrow_mut();
         if !core.searching {
-            if !self.shared.idle.transition_to_searching(self.shared.num_workers()) {
+            if !self
+                .shared
+                .idle
+                .transition_to_searching(self.shared.num_workers())
+            {
                 return None;
             }
             core.searching = true;
@@ -278,7 +282,10 @@ impl Worker {
             if victim == self.index {
                 continue;
             }
-            if let Some(t) = self.shared.remotes[victim].steal.steal_into(&mut core.local) {
+            if let Some(t) = self.shared.remotes[victim]
+                .steal
+                .steal_into(&mut core.local)
+            {
                 return Some(t);
             }
         }
@@ -292,7 +299,9 @@ impl Worker {
             let s = std::mem::replace(&mut core.searching, false);
             (s, core.timers.peek().map(|Reverse(t)| t.deadline))
         };
-        self.shared.idle.transition_to_sleeping(self.index, searching);
+        self.shared
+            .idle
+            .transition_to_sleeping(self.index, searching);
         let shared = &self.shared;
         let me = &shared.remotes[self.index];
         me.parker.park(deadline, || {
@@ -328,7 +337,10 @@ impl Worker {
             };
             let Some(timer) = timer else { return };
             let task = timer.task;
-            if task.park_seq.load(crate::loom::sync::atomic::Ordering::Relaxed) == timer.seq
+            if task
+                .park_seq
+                .load(crate::loom::sync::atomic::Ordering::Relaxed)
+                == timer.seq
                 && task.state.notify_parked()
             {
                 self.schedule_woken_local(task);
@@ -364,7 +376,9 @@ impl Worker {
                 Switch::Park(deadline) => {
                     if task.state.transition_to_parked() {
                         if let Some(deadline) = deadline {
-                            let seq = task.park_seq.load(crate::loom::sync::atomic::Ordering::Relaxed);
+                            let seq = task
+                                .park_seq
+                                .load(crate::loom::sync::atomic::Ordering::Relaxed);
                             self.core.borrow_mut().timers.push(Reverse(Timer {
                                 deadline,
                                 seq,
