@@ -88,6 +88,21 @@ impl Coroutine {
         }
     }
 
+    /// Before the first resume: trades the stack for a hot one from this
+    /// thread's pool cache if the stack was never used (see
+    /// `stack::swap_for_hot`). The runtime calls it on the worker that is
+    /// about to run the coroutine for the first time.
+    pub(crate) fn prefer_hot_stack(&mut self) {
+        if self.is_started() {
+            return;
+        }
+        if let Some(stack) = self.stack.take() {
+            let stack = stack::swap_for_hot(stack);
+            self.running.guard = stack.guard();
+            self.stack = Some(stack);
+        }
+    }
+
     /// Whether the coroutine has been resumed at least once.
     pub(crate) fn is_started(&self) -> bool {
         self.start.is_none()
@@ -166,8 +181,9 @@ impl Drop for Coroutine {
                 // Live frames remain on a suspended stack (invariant 4).
                 std::mem::forget(stack);
             } else {
-                // SAFETY: never resumed: no frame was ever pushed on it.
-                unsafe { stack::release(stack) };
+                // SAFETY: never resumed: no code ran on it since acquire,
+                // and no context was made on it.
+                unsafe { stack::release_unused(stack) };
             }
         }
     }

@@ -56,27 +56,30 @@
 //!    never unmapped (they are reused through the pool), and `MADV_DONTNEED`
 //!    is only ever applied to usable ranges (a `MADV_GUARD_INSTALL` guard would
 //!    survive it anyway; an `mprotect` guard is never touched).
-//! 2. Each stack is in exactly one place: a live [`Stack`] (counted by
+//! 2. Each stack is in exactly one place (the warm tier counts as part of the
+//!    global pool): a live [`Stack`] (counted by
 //!    [`live_stacks`]), one thread's local cache, or the global pool.
 //! 3. All stacks in one bin of the pool have that bin's usable size.
 //! 4. Stacks in the global pool hold no resident pages unless they were never
 //!    touched: they are `MADV_DONTNEED`'d on their way there. Stacks in a
-//!    local cache may still hold dirty pages; they are reused warm.
+//!    local cache or in the global warm tier (`WARM`, capped at
+//!    `WARM_BYTES` of stack sizes) may still hold dirty pages; they are
+//!    reused warm.
 //!
 //! # Pool protocol
 //!
 //! `acquire(size)`:
 //! 1. pop from this thread's local cache (no syscall, no lock, no allocation);
-//! 2. else take up to [`BATCH`] stacks from the global pool under its lock,
-//!    keep one, put the rest in the local cache;
+//! 2. else take up to [`BATCH`] stacks from the warm tier, else from the
+//!    global pool, under its lock; keep one, put the rest in the local cache;
 //! 3. else carve a new slab: keep its first stack, put up to [`BATCH`] more in
 //!    the local cache and the rest in the global pool.
 //!
 //! `release(stack)`:
 //! 1. push onto this thread's local cache;
 //! 2. if that size's local bin now holds more than [`LOCAL_HIGH_WATERMARK`]
-//!    stacks, `MADV_DONTNEED` its [`BATCH`] oldest (coldest) stacks and move
-//!    them to the global pool.
+//!    stacks, move its [`BATCH`] oldest stacks to the warm tier if it has
+//!    room, else `MADV_DONTNEED` them and move them to the global pool.
 //!
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
@@ -140,6 +143,20 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// of process exit. Lock order: a thread's local cache is borrowed (if at
 /// all) before this lock is taken; no syscall runs under it.
 static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
+/// Free stacks that may still hold touched pages, passed between threads
+/// without `MADV_DONTNEED` (a green thread spawned on one worker and
+/// finished on another moves its stack this way in every spawn-heavy
+/// program). Holds at most [`WARM_BYTES`] of stack sizes. Lock order: after
+/// the local cache, never together with [`GLOBAL`].
+static WARM: Mutex<(Bins, usize)> = Mutex::new((Bins::new(), 0));
+
+/// Bit 0 of a pool entry: the stack may hold touched pages. Entries are
+/// page-aligned `bottom` addresses, so the bit is free.
+const TOUCHED: usize = 1;
+
+/// Budget of the global warm tier, in usable stack bytes (256 default-size
+/// stacks): the most touched memory the pool keeps beyond the local caches.
+const WARM_BYTES: usize = 64 << 20;
 
 thread_local! {
     /// This thread's free stacks. Its destructor hands them to [`GLOBAL`].
@@ -188,6 +205,10 @@ pub(crate) struct Stack {
     /// Usable bytes from `bottom` up to `top`: a page multiple within
     /// `[MIN_STACK_SIZE, MAX_STACK_SIZE]`.
     size: usize,
+    /// Whether the stack may hold touched pages (something ran on it since
+    /// it was last mapped or discarded). Untouched stacks never need
+    /// `MADV_DONTNEED`.
+    touched: bool,
 }
 
 // SAFETY: a `Stack` is the only handle to its memory (invariant 2: a stack is
@@ -203,13 +224,23 @@ impl Stack {
     ///
     /// The caller has just removed it from the pool (or carved it), so this
     /// value becomes its one owner (invariant 2).
-    fn from_pool(bottom: usize, size: usize) -> Stack {
-        let bottom = ptr::with_exposed_provenance_mut::<u8>(bottom);
+    fn from_pool(entry: usize, size: usize) -> Stack {
+        let touched = entry & TOUCHED != 0;
+        let bottom = ptr::with_exposed_provenance_mut::<u8>(entry & !TOUCHED);
         // A usable range starts one page above its slab's base, never at 0.
         let Some(bottom) = NonNull::new(bottom) else {
             unreachable!("a pooled stack at address 0")
         };
-        Stack { bottom, size }
+        Stack {
+            bottom,
+            size,
+            touched,
+        }
+    }
+
+    /// The pool entry for this stack: its bottom address, tagged.
+    fn entry(&self) -> usize {
+        self.bottom.as_ptr().expose_provenance() | usize::from(self.touched)
     }
 
     /// One past the highest usable byte; page-aligned, hence 16-aligned.
@@ -266,7 +297,15 @@ pub(crate) fn acquire(size: usize) -> io::Result<Stack> {
 #[cold]
 fn acquire_slow(size: usize) -> io::Result<usize> {
     let mut batch = [0usize; BATCH];
-    let taken = GLOBAL.lock().take(size, &mut batch);
+    let mut taken = {
+        let mut warm = WARM.lock();
+        let n = warm.0.take(size, &mut batch);
+        warm.1 -= batch[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * size;
+        n
+    };
+    if taken == 0 {
+        taken = GLOBAL.lock().take(size, &mut batch);
+    }
     if let Some((&first, rest)) = batch[..taken].split_first() {
         stash(size, rest.iter().copied());
         return Ok(first);
@@ -281,8 +320,22 @@ fn acquire_slow(size: usize) -> io::Result<usize> {
 /// No frame on the stack is live, and nothing will ever again run on it
 /// through a context that predates this call: the pool may hand the stack to
 /// another green thread, or discard its contents with `MADV_DONTNEED`.
-pub(crate) unsafe fn release(stack: Stack) {
-    let (bottom, size) = (stack.bottom.as_ptr().expose_provenance(), stack.size);
+pub(crate) unsafe fn release(mut stack: Stack) {
+    stack.touched = true;
+    // SAFETY: forwarded contract.
+    unsafe { release_unused(stack) }
+}
+
+/// Gives back a stack that nothing ran on since [`acquire`] returned it; it
+/// keeps its touched flag, so an untouched stack goes back without a
+/// syscall.
+///
+/// # Safety
+///
+/// No code ever ran on the stack since `acquire`, and no context made on it
+/// will ever be resumed.
+pub(crate) unsafe fn release_unused(stack: Stack) {
+    let (entry, size) = (stack.entry(), stack.size);
     LIVE.fetch_sub(1, Ordering::Relaxed);
     let cached = LOCAL
         .try_with(|local| {
@@ -290,7 +343,7 @@ pub(crate) unsafe fn release(stack: Stack) {
                 return false;
             };
             let bin = local.0.bin_mut(size, LOCAL_HIGH_WATERMARK + 1);
-            bin.push(bottom);
+            bin.push(entry);
             if bin.len() > LOCAL_HIGH_WATERMARK {
                 spill(size, bin);
             }
@@ -298,8 +351,40 @@ pub(crate) unsafe fn release(stack: Stack) {
         })
         .unwrap_or(false);
     if !cached {
-        discard_pages(bottom, size);
-        GLOBAL.lock().bin_mut(size, 0).push(bottom);
+        let clean = discard_pages(entry, size);
+        GLOBAL.lock().bin_mut(size, 0).push(clean);
+    }
+}
+
+/// Trades a never-run stack for a touched one of the same size from this
+/// thread's local cache, if its most recently released stack is touched.
+///
+/// A worker calls this just before a green thread's first resume: the stack
+/// it runs on is then one whose top pages are already resident (most often
+/// the stack of the green thread that just finished here), and the
+/// untouched stack goes back to the pool at no cost. So spawn-heavy
+/// programs reuse a few hot stacks instead of faulting in fresh pages.
+pub(crate) fn swap_for_hot(stack: Stack) -> Stack {
+    if stack.touched {
+        return stack;
+    }
+    let size = stack.size;
+    let hot = LOCAL
+        .try_with(|local| {
+            let mut local = local.try_borrow_mut().ok()?;
+            let bin = local.0.bin_mut(size, LOCAL_HIGH_WATERMARK + 1);
+            match bin.last_mut() {
+                Some(top) if *top & TOUCHED != 0 => Some(std::mem::replace(top, stack.entry())),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten();
+    match hot {
+        // The cache now holds `stack`'s entry: forget the handle (a
+        // `Stack` has no destructor; ownership moved to the pool).
+        Some(entry) => Stack::from_pool(entry, size),
+        None => stack,
     }
 }
 
@@ -313,13 +398,35 @@ pub(crate) fn live_stacks() -> usize {
 #[cold]
 fn spill(size: usize, bin: &mut Vec<usize>) {
     let mut batch = [0usize; BATCH];
-    for (slot, bottom) in batch.iter_mut().zip(bin.drain(..BATCH)) {
-        *slot = bottom;
+    for (slot, entry) in batch.iter_mut().zip(bin.drain(..BATCH)) {
+        *slot = entry;
     }
-    for &bottom in &batch {
-        discard_pages(bottom, size);
+    // Untouched stacks go to the global pool as they are; touched ones to
+    // the warm tier while it has room, else they are discarded first.
+    let touched = batch.iter().filter(|&&e| e & TOUCHED != 0).count();
+    if touched > 0 {
+        let mut warm = WARM.lock();
+        if warm.1 + touched * size <= WARM_BYTES {
+            warm.0
+                .bin_mut(size, 0)
+                .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
+            warm.1 += touched * size;
+            for e in batch.iter_mut() {
+                if *e & TOUCHED != 0 {
+                    *e = 0;
+                }
+            }
+        }
     }
-    GLOBAL.lock().bin_mut(size, 0).extend_from_slice(&batch);
+    for e in batch.iter_mut() {
+        if *e != 0 {
+            *e = discard_pages(*e, size);
+        }
+    }
+    GLOBAL
+        .lock()
+        .bin_mut(size, 0)
+        .extend(batch.iter().filter(|&&e| e != 0));
 }
 
 /// Puts free stacks of usable `size` in this thread's local cache, or in the
@@ -341,9 +448,14 @@ fn stash(size: usize, bottoms: impl Iterator<Item = usize>) {
     }
 }
 
-/// Releases the physical pages of a pooled stack's usable range; the guard
-/// page below `bottom` is left alone.
-fn discard_pages(bottom: usize, size: usize) {
+/// Releases the physical pages of a pooled stack's usable range if it is
+/// touched (the guard page below `bottom` is left alone); returns the entry
+/// of the now clean stack.
+fn discard_pages(entry: usize, size: usize) -> usize {
+    let bottom = entry & !TOUCHED;
+    if entry & TOUCHED == 0 {
+        return bottom;
+    }
     // SAFETY: `[bottom, bottom + size)` is the usable range of a stack that is
     // in the pool or on its way there: mapped (slabs are never unmapped), and
     // by `release`'s contract nothing runs on it or reads it any more, so
@@ -357,6 +469,7 @@ fn discard_pages(bottom: usize, size: usize) {
             libc::MADV_DONTNEED,
         );
     }
+    bottom
 }
 
 /// Free stacks grouped by usable size: one bin per size, a handful of sizes
@@ -371,7 +484,8 @@ struct Bins {
 struct Bin {
     /// Usable bytes of every stack in `free`.
     size: usize,
-    /// `bottom` addresses (exposed provenance), oldest first.
+    /// Entries, oldest first: `bottom` addresses (exposed provenance), with
+    /// bit 0 ([`TOUCHED`]) set when the stack may hold touched pages.
     free: Vec<usize>,
 }
 
@@ -422,9 +536,9 @@ struct LocalCache(Bins);
 
 impl Drop for LocalCache {
     fn drop(&mut self) {
-        for bin in &self.0.bins {
-            for &bottom in &bin.free {
-                discard_pages(bottom, bin.size);
+        for bin in &mut self.0.bins {
+            for entry in &mut bin.free {
+                *entry = discard_pages(*entry, bin.size);
             }
         }
         let mut global = GLOBAL.lock();
@@ -873,22 +987,26 @@ mod tests {
         println!("CHILD OK");
     }
 
-    /// Past the watermark, the oldest stacks go to the global pool with their
-    /// pages dropped; the rest stay warm in the local cache.
+    /// Past the watermark, the oldest stacks leave the local cache: to the
+    /// warm tier (pages kept) while it has room, else to the global pool
+    /// with their pages dropped. The rest stay warm in the local cache.
     #[test]
     fn release_spills_past_the_watermark() {
-        // A size no other test uses, so the global bin is this test's alone.
-        let size = MIN_STACK_SIZE + 5 * page_size();
+        // A size no other test uses, so its bins are this test's alone; large
+        // enough that 100 of them overflow the warm tier's byte budget.
+        let size = validate_size(WARM_BYTES / 40).unwrap();
         let stacks: Vec<Stack> = (0..100).map(|_| acquire(size).unwrap()).collect();
         let bottoms: Vec<usize> = stacks.iter().map(|s| s.bottom().addr()).collect();
         for stack in stacks {
             // SAFETY: a usable byte of a stack we own.
             unsafe { stack.bottom().write_volatile(7) };
-            // SAFETY: nothing ran on the stack.
+            // SAFETY: nothing runs on the stack.
             unsafe { release(stack) };
         }
-        let local = LOCAL.with(|local| local.borrow_mut().0.bin_mut(size, 0).clone());
-        let global = GLOBAL.lock().bin_mut(size, 0).clone();
+        let untag = |v: Vec<usize>| v.into_iter().map(|e| e & !TOUCHED).collect::<Vec<_>>();
+        let local = untag(LOCAL.with(|local| local.borrow_mut().0.bin_mut(size, 0).clone()));
+        let warm = untag(WARM.lock().0.bin_mut(size, 0).clone());
+        let global = untag(GLOBAL.lock().bin_mut(size, 0).clone());
         assert!(local.len() <= LOCAL_HIGH_WATERMARK, "{}", local.len());
         let spilled: Vec<usize> = bottoms
             .iter()
@@ -898,9 +1016,17 @@ mod tests {
         let kept: Vec<usize> = bottoms
             .iter()
             .copied()
-            .filter(|b| local.contains(b))
+            .filter(|b| local.contains(b) || warm.contains(b))
             .collect();
-        assert!(spilled.len() >= BATCH, "{} spilled", spilled.len());
+        assert!(
+            !warm.is_empty() && warm.len() * size <= WARM_BYTES,
+            "{}",
+            warm.len()
+        );
+        assert!(
+            !spilled.is_empty(),
+            "the warm tier overflowed into the global pool"
+        );
         assert_eq!(spilled.len() + kept.len(), 100);
         for bottom in spilled {
             // SAFETY: pooled stacks stay mapped and readable; nobody else uses

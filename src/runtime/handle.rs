@@ -231,9 +231,13 @@ impl Runtime {
     /// name, state, and what it waits on when parked.
     ///
     /// ```
+    /// use std::time::Duration;
     /// let rt = goro::runtime::Builder::new().build().unwrap();
-    /// let dump = rt.block_on(|| ());
-    /// assert_eq!(rt.dump(), "");
+    /// rt.spawn(|| goro::sleep(Duration::from_secs(60)));
+    /// while !rt.dump().contains("parked: sleep") {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// drop(rt); // unwinds the sleeper
     /// ```
     pub fn dump(&self) -> String {
         let mut out = String::new();

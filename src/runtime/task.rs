@@ -136,6 +136,16 @@ impl Task {
         self.coroutine.with_mut(|c| unsafe { (*c).resume() })
     }
 
+    /// Before the first resume, lets the coroutine run on a hot stack.
+    ///
+    /// # Safety
+    /// As for [`Task::resume`].
+    pub(crate) unsafe fn prefer_hot_stack(&self) {
+        // SAFETY: exclusive access by the contract above (invariant 1).
+        self.coroutine
+            .with_mut(|c| unsafe { (*c).prefer_hot_stack() })
+    }
+
     /// Records what the task is about to block on (for `Runtime::dump`).
     pub(crate) fn set_wait_reason(&self, reason: WaitReason) {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);

@@ -353,7 +353,11 @@ impl Worker {
         self.end_searching();
         task.state.transition_to_running();
         match task.home() {
-            None => task.pin(self.index),
+            None => {
+                task.pin(self.index);
+                // SAFETY: we hold the run right and just pinned it here.
+                unsafe { task.prefer_hot_stack() };
+            }
             Some(home) => debug_assert_eq!(home, self.index, "a started task changed worker"),
         }
         loop {
