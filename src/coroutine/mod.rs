@@ -52,16 +52,18 @@ thread_local! {
     static CALLER: Cell<Option<Context>> = const { Cell::new(None) };
 }
 
-/// The closure a coroutine runs. It must not unwind: the runtime's wrapper
-/// catches the user's panic; `entry` aborts if anything escapes anyway.
-pub(crate) type Entry = Box<dyn FnOnce() + Send>;
+/// The function a coroutine runs. It must not unwind: the runtime's
+/// wrapper catches the user's panic; `entry` aborts if anything escapes
+/// anyway. It takes no argument: the runtime finds the green thread it runs
+/// for through its thread-local state.
+pub(crate) type Entry = fn();
 
 /// One stackful coroutine.
 pub(crate) struct Coroutine {
     /// The suspended context; `None` before the first resume and after the
     /// coroutine finished.
     ctx: Option<Context>,
-    /// The closure to run, taken by `entry` at the first resume.
+    /// The function to run, taken at the first resume.
     start: Option<Entry>,
     /// The stack; `None` once released (finished) or leaked.
     stack: Option<Stack>,
@@ -140,10 +142,8 @@ impl Coroutine {
                 // jump. The memory is writable and unused (fresh stack, no
                 // live frames: invariant 4).
                 let ctx = unsafe { Context::new(&bounds, entry) };
-                // `entry` takes the closure out of `self.start` through this
-                // pointer, which stays valid: `self` is borrowed mutably for
-                // the whole jump.
-                (ctx, &mut self.start as *mut Option<Entry> as usize)
+                let f = self.start.take().expect("coroutine has a start function");
+                (ctx, f as usize)
             }
         };
         // SAFETY: `running` lives in `self`, which is borrowed for the whole
@@ -189,7 +189,7 @@ impl Drop for Coroutine {
     }
 }
 
-// SAFETY: a `Coroutine` holds a `Send` closure until its first resume, and
+// SAFETY: a `Coroutine` holds a function pointer until its first resume, and
 // after that a stack whose frames may hold `!Send` values. The runtime only
 // moves a coroutine between OS threads before its first resume (a green
 // thread is pinned to its worker once started, DESIGN.md "Architecture");
@@ -217,10 +217,9 @@ pub(crate) fn suspend() {
 /// The first frame on every coroutine stack.
 extern "C" fn entry(t: Transfer) -> ! {
     CALLER.set(Some(t.context));
-    // SAFETY: the first resume passes a pointer to the coroutine's `start`
-    // field, valid for the duration of that resume (see `resume`).
-    let start = unsafe { &mut *(t.data as *mut Option<Entry>) };
-    let f = start.take().expect("coroutine started twice");
+    // SAFETY: the first resume passes the `Entry` function pointer as its
+    // data word (see `resume`); a `fn()` round-trips through `usize`.
+    let f = unsafe { std::mem::transmute::<usize, Entry>(t.data) };
     if panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
         // The runtime's wrapper catches user panics; reaching this means a
         // panic escaped it (e.g. a payload whose drop panicked). Unwinding

@@ -1,92 +1,121 @@
-//! [`JoinHandle`] and the packet through which a green thread hands its
-//! result (or panic) to whoever joins it.
+//! The body of a green thread (its closure, then its result) and
+//! [`JoinHandle`], through which whoever joins it takes the result.
 //!
-//! The packet's lock guards the result and the joiner's unparker. The green
+//! The body's lock guards the result and the joiner's unparker. The green
 //! thread stores the result and takes the unparker under the lock, then
 //! wakes the joiner after unlocking; the joiner registers its unparker and
 //! re-checks under the same lock, so the wake-up cannot be lost.
 
 use std::fmt;
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
+use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::runtime::parking::{self, Unparker};
-use crate::runtime::task::{GreenId, TaskRef, WaitReason};
+use crate::runtime::parking::{self, Shutdown, Unparker};
+use crate::runtime::task::{Body, GreenId, TaskRef, WaitReason};
 
-/// Where a green thread's result waits for its joiner.
-pub(crate) struct Packet<T> {
-    inner: Mutex<Inner<T>>,
+/// A green thread's closure and, once it ran, its result.
+pub(crate) struct Stage<F, T> {
+    /// Taken by `run`, which only the coroutine calls, once.
+    f: UnsafeCell<Option<F>>,
+    join: Mutex<JoinState<T>>,
     finished: AtomicBool,
 }
 
-struct Inner<T> {
+struct JoinState<T> {
     result: Option<thread::Result<T>>,
     waiter: Option<Unparker>,
 }
 
-impl<T> Packet<T> {
-    pub(crate) fn new() -> Packet<T> {
-        Packet {
-            inner: Mutex::new(Inner {
+impl<F, T> Stage<F, T> {
+    pub(crate) fn new(f: F) -> Stage<F, T> {
+        Stage {
+            f: UnsafeCell::new(Some(f)),
+            join: Mutex::new(JoinState {
                 result: None,
                 waiter: None,
             }),
             finished: AtomicBool::new(false),
         }
     }
+}
 
-    /// Stores the result and wakes the joiner (called once, by the green
-    /// thread's root).
-    pub(crate) fn complete(&self, result: thread::Result<T>) {
+// SAFETY: `f` is touched only by `run` (once, by the coroutine) and by the
+// drop of the whole cell, never concurrently; moving `F` to the thread that
+// runs it needs `F: Send`. The result moves to the joiner: `T: Send`.
+unsafe impl<F: Send, T: Send> Sync for Stage<F, T> {}
+
+impl<F, T> Body for Stage<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self, cancelled: bool) {
+        // SAFETY: only the coroutine of this green thread calls `run`, once.
+        let f = self.f.with_mut(|f| unsafe { (*f).take() });
+        let Some(f) = f else { return };
+        let result = if cancelled {
+            drop(f);
+            Err(Box::new(Shutdown) as Box<dyn std::any::Any + Send>)
+        } else {
+            panic::catch_unwind(AssertUnwindSafe(f))
+        };
         let waiter = {
-            let mut inner = self.inner.lock();
-            inner.result = Some(result);
+            let mut join = self.join.lock();
+            join.result = Some(result);
             self.finished.store(true, Ordering::Release);
-            inner.waiter.take()
+            join.waiter.take()
         };
         if let Some(w) = waiter {
             w.unpark();
         }
     }
 
-    /// Whether a panic payload is stored and nobody took it (scope end).
-    pub(crate) fn holds_panic(&self) -> bool {
-        matches!(self.inner.lock().result, Some(Err(_)))
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
+    fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
 
-    fn try_take(&self) -> Option<thread::Result<T>> {
-        let mut inner = self.inner.lock();
-        let r = inner.result.take();
-        if r.is_none() {
-            inner.waiter = Some(Unparker::current());
-        }
-        r
+    fn discard_output(&self) -> bool {
+        let result = self.join.lock().result.take();
+        matches!(result, Some(Err(_)))
     }
 
-    /// Waits for the result from a green thread or OS thread.
-    pub(crate) fn wait(&self, cancellable: bool) -> thread::Result<T> {
-        loop {
-            if let Some(r) = self.try_take() {
-                return r;
+    unsafe fn poll_output(&self, out: *mut ()) -> bool {
+        let mut join = self.join.lock();
+        match join.result.take() {
+            Some(r) => {
+                // SAFETY: the caller passes a pointer to an
+                // `Option<thread::Result<T>>` of this `T`.
+                unsafe { *(out as *mut Option<thread::Result<T>>) = Some(r) };
+                true
             }
-            if cancellable {
-                parking::park(WaitReason::Join);
-            } else {
-                parking::park_uncancellable(WaitReason::Join);
+            None => {
+                join.waiter = Some(Unparker::current());
+                false
             }
         }
     }
+}
 
-    /// Waits for the result from an OS thread outside every runtime
-    /// (`block_on`); never unwinds.
-    pub(crate) fn wait_os(&self) -> thread::Result<T> {
-        self.wait(false)
+/// Waits for the result of `task`, whose closure returns `T`.
+///
+/// # Safety
+/// `T` is the return type of `task`'s closure.
+pub(crate) unsafe fn wait_output<T>(task: &TaskRef, cancellable: bool) -> thread::Result<T> {
+    let mut out: Option<thread::Result<T>> = None;
+    loop {
+        // SAFETY: `out` has the type the caller vouches for.
+        if unsafe { task.body.poll_output(&mut out as *mut _ as *mut ()) } {
+            return out.expect("poll_output stored the result");
+        }
+        if cancellable {
+            parking::park(WaitReason::Join);
+        } else {
+            parking::park_uncancellable(WaitReason::Join);
+        }
     }
 }
 
@@ -98,11 +127,21 @@ impl<T> Packet<T> {
 /// assert_eq!(h.join().unwrap(), 2);
 /// ```
 pub struct JoinHandle<T> {
-    pub(crate) packet: Arc<Packet<T>>,
-    pub(crate) task: TaskRef,
+    /// Its body's closure returns `T`.
+    task: TaskRef,
+    _result: PhantomData<fn() -> T>,
 }
 
 impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `task`'s closure returns `T`.
+    pub(crate) unsafe fn new(task: TaskRef) -> JoinHandle<T> {
+        JoinHandle {
+            task,
+            _result: PhantomData,
+        }
+    }
+
     /// Waits for the green thread to finish and returns its result, or
     /// `Err` with the panic payload if it panicked. From a green thread
     /// this parks the green thread, not its worker.
@@ -113,7 +152,14 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.packet.wait(true)
+        // SAFETY: invariant of the `task` field.
+        unsafe { wait_output(&self.task, true) }
+    }
+
+    /// Waits like [`JoinHandle::join`] but never unwinds for shutdown.
+    pub(crate) fn join_uncancellable(self) -> thread::Result<T> {
+        // SAFETY: invariant of the `task` field.
+        unsafe { wait_output(&self.task, false) }
     }
 
     /// Whether the green thread has finished running its closure.
@@ -126,7 +172,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
+        self.task.body.is_finished()
     }
 
     /// The green thread's identifier.

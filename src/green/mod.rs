@@ -3,47 +3,26 @@
 //! the calls a green thread makes about itself ([`current`],
 //! [`yield_now`], [`sleep`]).
 //!
-//! Invariant: every green thread's closure runs inside `make_entry`'s
-//! wrapper, which catches its panic and always completes the packet, so a
-//! joiner never waits for a result that cannot come.
+//! Invariant: every green thread's closure runs inside `Stage::run`, which
+//! catches its panic and always stores a result, so a joiner never waits
+//! for a result that cannot come.
 
 mod join;
 mod scope;
 
 pub use self::join::JoinHandle;
-pub(crate) use self::join::Packet;
+pub(crate) use self::join::Stage;
 pub use self::scope::{Scope, ScopedJoinHandle, scope};
 
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use crate::coroutine::Entry;
 use crate::runtime::Shared;
-use crate::runtime::parking::{self, Shutdown};
+use crate::runtime::parking;
 use crate::runtime::task::{GreenId, WaitReason};
 use crate::runtime::worker::{self, Switch};
-
-/// Builds the closure a green thread's coroutine runs: `f` under
-/// `catch_unwind`, its result delivered to `packet`. A green thread that is
-/// cancelled before it first runs drops `f` without calling it.
-pub(crate) fn make_entry<'a, F, T>(f: F, packet: Arc<Packet<T>>) -> Box<dyn FnOnce() + Send + 'a>
-where
-    F: FnOnce() -> T + Send + 'a,
-    T: Send + 'a,
-{
-    Box::new(move || {
-        let cancelled = worker::with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled()));
-        let result = if cancelled {
-            drop(f);
-            Err(Box::new(Shutdown) as Box<dyn std::any::Any + Send>)
-        } else {
-            panic::catch_unwind(AssertUnwindSafe(f))
-        };
-        packet.complete(result);
-    })
-}
 
 /// Spawns `f` on `shared`.
 pub(crate) fn spawn_on<F, T>(
@@ -56,11 +35,11 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let packet = Arc::new(Packet::new());
-    let entry: Entry = make_entry(f, packet.clone());
     let name = name.map(Arc::<str>::from);
-    let task = crate::runtime::spawn_entry(shared, name, stack_size, entry)?;
-    Ok(JoinHandle { packet, task })
+    // SAFETY: `F` and `T` are 'static.
+    let task = unsafe { crate::runtime::spawn_task(shared, name, stack_size, f)? };
+    // SAFETY: the closure returns `T`.
+    Ok(unsafe { JoinHandle::new(task) })
 }
 
 /// Spawns a green thread running `f` and returns its [`JoinHandle`].

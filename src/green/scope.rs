@@ -3,8 +3,10 @@
 //!
 //! Invariant (what makes the lifetime erasure in [`Scope::spawn`] sound):
 //! `scope` does not return or unwind until every green thread spawned in it
-//! has run its entry to completion, dropping its closure and storing its
-//! result. Its wait is uncancellable: during a runtime's shutdown the
+//! has finished its closure (returned or unwound, and dropped it) and
+//! stored its result, and until every result nobody joined is dropped.
+//! What outlives the scope of a child (its task, held by its worker until
+//! it completes) holds neither the closure nor a result. Its wait is uncancellable: during a runtime's shutdown the
 //! children are cancelled and unwound like any green thread, and the scope
 //! waits for that too.
 
@@ -14,12 +16,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
-use super::{JoinHandle, Packet, make_entry};
-use crate::coroutine::Entry;
+use super::JoinHandle;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::runtime::parking::{self, Unparker};
-use crate::runtime::task::{GreenId, WaitReason};
+use crate::runtime::task::{GreenId, TaskRef, WaitReason};
 
 /// A scope to spawn borrowing green threads in; see [`scope`].
 pub struct Scope<'scope, 'env: 'scope> {
@@ -29,22 +30,12 @@ pub struct Scope<'scope, 'env: 'scope> {
 }
 
 struct ScopeData {
-    /// Green threads spawned in the scope whose entry has not finished.
+    /// Green threads spawned in the scope whose body has not finished.
     running: AtomicUsize,
     /// The scope's owner, parked until `running` reaches zero.
     owner: Mutex<Option<Unparker>>,
-    /// Packets of every child, checked at the end for unjoined panics.
-    packets: Mutex<Vec<Arc<dyn UnjoinedPanic>>>,
-}
-
-trait UnjoinedPanic: Send + Sync {
-    fn has_unjoined_panic(&self) -> bool;
-}
-
-impl<T: Send> UnjoinedPanic for Packet<T> {
-    fn has_unjoined_panic(&self) -> bool {
-        self.holds_panic()
-    }
+    /// Every child, checked at the end for unjoined panics.
+    children: Mutex<Vec<TaskRef>>,
 }
 
 impl ScopeData {
@@ -75,6 +66,16 @@ impl ScopeData {
     }
 }
 
+/// Decrements the scope's count when a child's closure is done, even if it
+/// panicked (the guard drops during the unwind, inside `catch_unwind`).
+struct Finished(Arc<ScopeData>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.child_finished();
+    }
+}
+
 /// Creates a scope for spawning green threads that borrow from the
 /// caller; every green thread spawned in it is joined before `scope`
 /// returns.
@@ -102,27 +103,28 @@ where
         data: Arc::new(ScopeData {
             running: AtomicUsize::new(0),
             owner: Mutex::new(None),
-            packets: Mutex::new(Vec::new()),
+            children: Mutex::new(Vec::new()),
         }),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
     scope.data.wait_all();
+    // Every child's closure is done; its result is stored a few
+    // instructions later (no blocking in between). Drop the results nobody
+    // joined here, inside the scope, since they may borrow from it.
+    let children = std::mem::take(&mut *scope.data.children.lock());
+    let mut panicked = false;
+    for child in children {
+        while !child.body.is_finished() {
+            std::thread::yield_now();
+        }
+        panicked |= child.body.discard_output();
+    }
     match result {
         Err(e) => panic::resume_unwind(e),
-        Ok(v) => {
-            let panicked = scope
-                .data
-                .packets
-                .lock()
-                .iter()
-                .any(|p| p.has_unjoined_panic());
-            if panicked {
-                panic!("a scoped green thread panicked");
-            }
-            v
-        }
+        Ok(_) if panicked => panic!("a scoped green thread panicked"),
+        Ok(v) => v,
     }
 }
 
@@ -143,39 +145,29 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let packet = Arc::new(Packet::new());
-        let inner = make_entry(f, packet.clone());
-        let data = self.data.clone();
-        let entry: Box<dyn FnOnce() + Send + 'scope> = Box::new(move || {
-            inner();
-            data.child_finished();
-        });
-        // SAFETY: the closure borrows only data outliving 'scope, and
-        // `scope` does not return before this entry has finished running
-        // (the module invariant): `running` counts it from here until
-        // `child_finished`, its last action.
-        let entry: Entry =
-            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Entry>(entry) };
+        let finished = Finished(self.data.clone());
+        let f = move || {
+            let _finished = finished;
+            f()
+        };
         self.data.running.fetch_add(1, Ordering::AcqRel);
         let shared = crate::runtime::current_shared();
-        let task = match crate::runtime::spawn_entry(&shared, None, None, entry) {
+        // SAFETY: `f` and `T` borrow only data outliving 'scope, and by the
+        // module invariant nothing of them survives the scope: `running`
+        // counts this child until its `Finished` guard drops (after `f`
+        // returned or unwound), then `scope` waits for its stored result and
+        // drops it unless a `ScopedJoinHandle` (bounded by 'scope) took it.
+        let task = match unsafe { crate::runtime::spawn_task(&shared, None, None, f) } {
             Ok(t) => t,
             Err(e) => {
-                // The entry was dropped unrun: undo the count.
-                self.data.running.fetch_sub(1, Ordering::AcqRel);
+                // The closure was dropped unrun, and its guard with it.
                 panic!("{e}");
             }
         };
-        let check: Arc<dyn UnjoinedPanic + 'scope> = packet.clone();
-        // SAFETY: only `has_unjoined_panic` is ever called through this
-        // erased pointer, and only inside `scope` (before 'scope ends); it
-        // reads whether a panic payload is stored, never a `T`.
-        let check: Arc<dyn UnjoinedPanic> = unsafe {
-            std::mem::transmute::<Arc<dyn UnjoinedPanic + 'scope>, Arc<dyn UnjoinedPanic>>(check)
-        };
-        self.data.packets.lock().push(check);
+        self.data.children.lock().push(task.clone());
         ScopedJoinHandle {
-            inner: JoinHandle { packet, task },
+            // SAFETY: the closure returns `T`.
+            inner: unsafe { JoinHandle::new(task) },
             _scope: PhantomData,
         }
     }

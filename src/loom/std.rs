@@ -4,6 +4,7 @@
 
 pub(crate) mod sync {
     pub(crate) use parking_lot::{Mutex, MutexGuard};
+    pub(crate) use std::sync::Arc;
 
     /// `parking_lot::Condvar` with a by-value guard API that loom can mirror.
     #[derive(Debug, Default)]

@@ -9,9 +9,10 @@ use std::thread::JoinHandle as OsJoinHandle;
 
 use super::queue;
 use super::scheduler::{Remote, Shared};
-use super::task::{GreenId, Task, TaskRef};
+use super::task::{Body, Cell, GreenId, Header, Task, TaskRef};
 use super::worker;
-use crate::coroutine::{Coroutine, Entry, stack};
+use crate::coroutine::{Coroutine, stack};
+use crate::green::{JoinHandle, Stage};
 
 /// The most workers one runtime may have.
 const MAX_WORKERS: usize = 4096;
@@ -174,22 +175,18 @@ impl Runtime {
             crate::current().is_none(),
             "goro: block_on (or run) called from a green thread; spawn with go! instead"
         );
-        let packet = Arc::new(crate::green::Packet::new());
-        let entry = crate::green::make_entry(f, packet.clone());
-        // SAFETY: the closure may borrow from the caller's frame (`F` is not
-        // 'static). We erase that lifetime, and rely on this function not
-        // returning (nor unwinding: `wait_os` cannot panic) before the green
-        // thread's entry has run to completion and dropped the closure,
-        // which `wait_os` observes through the packet. Shutdown cannot skip
-        // the entry either: a cancelled green thread still runs its entry
-        // (which then drops `f` unrun).
-        let entry: Entry =
-            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Entry>(entry) };
         let name: Option<Arc<str>> = Some(Arc::from("main"));
-        if let Err(e) = spawn_entry(&self.shared, name, None, entry) {
-            panic!("{e}");
-        }
-        match packet.wait_os() {
+        // SAFETY: `f` and `T` may borrow from the caller (not 'static). We
+        // wait below, uncancellably and without unwinding, until the body
+        // has run and take the result before returning: a cancelled green
+        // thread still runs its body (dropping `f` unrun).
+        let task = match unsafe { spawn_task(&self.shared, name, None, f) } {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        // SAFETY: the closure returns `T`.
+        let handle = unsafe { JoinHandle::<T>::new(task) };
+        match handle.join_uncancellable() {
             Ok(v) => v,
             Err(payload) => std::panic::resume_unwind(payload),
         }
@@ -245,6 +242,10 @@ impl Runtime {
             out.push_str(&describe(&t));
             out.push('\n');
         }
+        let waiting = self.shared.not_started();
+        if waiting > 0 {
+            out.push_str(&format!("{waiting} green threads not started yet\n"));
+        }
         out
     }
 }
@@ -285,24 +286,52 @@ impl Drop for Runtime {
     }
 }
 
-/// Creates a green thread running `entry` on `shared` and queues it.
-pub(crate) fn spawn_entry(
+/// Creates a green thread running `f` on `shared` and queues it.
+///
+/// # Safety
+/// If `F` or `T` borrow (are not `'static`), the caller must not let those
+/// borrows end before the green thread's body has finished running (its
+/// result is stored), nor before the result is taken or dropped.
+pub(crate) unsafe fn spawn_task<'a, F, T>(
     shared: &Arc<Shared>,
     name: Option<Arc<str>>,
     stack_size: Option<usize>,
-    entry: Entry,
-) -> io::Result<TaskRef> {
+    f: F,
+) -> io::Result<TaskRef>
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
     let size = match stack_size {
         Some(s) => stack::validate_size(s)?,
         None => shared.stack_size,
     };
     let stack = stack::acquire(size)?;
     let id = GreenId::next();
-    let co = Coroutine::new(stack, entry, id.as_u64(), name.clone());
-    let task = Arc::new(Task::new(shared.clone(), id, name, co));
-    shared.register(&task)?;
+    let co = Coroutine::new(stack, task_entry, id.as_u64(), name.clone());
+    let cell: Arc<Cell<dyn Body + 'a>> = Arc::new(Cell {
+        header: Header::new(shared.clone(), id, name, co),
+        body: Stage::new(f),
+    });
+    // SAFETY: only the trait object's lifetime bound changes (same layout);
+    // the caller guarantees the borrows outlive every use of the body.
+    let task: TaskRef = unsafe { std::mem::transmute::<Arc<Cell<dyn Body + 'a>>, TaskRef>(cell) };
+    let on = worker::with_worker(|w| {
+        w.filter(|w| Arc::ptr_eq(&w.shared, shared))
+            .map(|w| w.index)
+    });
+    shared.count_spawn(on)?;
     worker::schedule_new(shared, task.clone());
     Ok(task)
+}
+
+/// The function every green thread's coroutine runs: the body of the task
+/// the worker is resuming.
+fn task_entry() {
+    let task = worker::with_worker(|w| w.and_then(|w| w.current_task_ref()))
+        .expect("a green thread's entry runs on its worker");
+    let cancelled = task.state.is_cancelled();
+    task.body.run(cancelled);
 }
 
 /// The runtime `go!` uses outside any runtime, started on first use with

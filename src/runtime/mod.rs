@@ -30,7 +30,7 @@ mod handle;
 #[cfg(not(loom))]
 pub use self::handle::{Builder, Runtime, run};
 #[cfg(not(loom))]
-pub(crate) use self::handle::{current_shared, spawn_entry};
+pub(crate) use self::handle::{current_shared, spawn_task};
 
 #[cfg(test)]
 mod tests;

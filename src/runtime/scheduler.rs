@@ -14,20 +14,32 @@
 //!   thread into its LIFO slot (`worker.rs`); from any other thread into the
 //!   home's inbox, then the home is unparked if it sleeps.
 //!
+//! # Counting and owning green threads
+//!
+//! A green thread counts as live from spawn to completion: spawns bump the
+//! spawning worker's `spawned` counter (or `spawned_outside`), completions
+//! the home worker's `completed`; all monotonic, so no counter is shared
+//! between workers on the hot path. Once started, a green thread sits in its
+//! home worker's `owned` set (inserted and removed on that worker only, so
+//! the lock is uncontended) until it completes; never-started ones are
+//! reachable through the queues.
+//!
 //! # Shutdown
 //!
-//! 1. `begin_shutdown` sets `shutdown`, then cancels every task in the owned
-//!    set (sets CANCELLED and wakes it). A task spawned concurrently checks
-//!    `shutdown` after joining the owned set and cancels itself, so no task
-//!    escapes: either the sweep sees it or it sees the flag.
-//! 2. A cancelled task's blocking call unwinds with a private payload caught
-//!    at its root; a never-started one skips its closure. Each completes.
-//! 3. The completion that takes `live` to zero while `shutdown` is set sets
-//!    `terminate` and unparks every worker; workers exit their loops.
+//! 1. `begin_shutdown` sets `shutdown`, then cancels every green thread in
+//!    every owned set (sets CANCELLED and wakes it). A green thread starting
+//!    concurrently joins its owned set, then checks `shutdown` and cancels
+//!    itself, so none escapes: either the sweep sees it or it sees the flag.
+//!    Never-started ones are cancelled the same way when they first run.
+//! 2. A cancelled green thread's blocking call unwinds with a private
+//!    payload caught at its root; a never-started one skips its closure.
+//! 3. Once shutdown is set, every completion checks whether all spawned
+//!    green threads completed (`all_completed`: all `completed` counters are
+//!    read before all `spawned` ones, and both only grow, so equal sums
+//!    prove that at one instant none was live); if so it sets `terminate`
+//!    and unparks every worker; workers exit their loops.
 //! 4. The thread dropping the `Runtime` joins the worker threads.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 
 use crossbeam_utils::CachePadded;
@@ -46,9 +58,9 @@ pub(crate) struct Shared {
     pub(crate) remotes: Box<[Remote]>,
     pub(crate) inject: Inject<TaskRef>,
     pub(crate) idle: Idle,
-    owned: Owned,
-    /// Green threads spawned and not yet finished.
-    live: AtomicUsize,
+    /// Green threads spawned from threads that are not this runtime's
+    /// workers.
+    spawned_outside: CachePadded<AtomicUsize>,
     /// No new green thread may run user code (step 1).
     shutdown: AtomicBool,
     /// Workers must exit (step 3).
@@ -66,6 +78,12 @@ pub(crate) struct Remote {
     /// Mirrors `inbox.len()`; read without the lock by the owner.
     inbox_len: AtomicUsize,
     pub(crate) parker: Parker,
+    /// Started green threads pinned to this worker (see the module doc).
+    owned: Mutex<Owned>,
+    /// Green threads spawned on this worker's thread (monotonic).
+    spawned: CachePadded<AtomicUsize>,
+    /// Green threads that completed on this worker (monotonic).
+    completed: CachePadded<AtomicUsize>,
 }
 
 impl Remote {
@@ -75,6 +93,9 @@ impl Remote {
             inbox: Mutex::new(Vec::new()),
             inbox_len: AtomicUsize::new(0),
             parker: Parker::new(),
+            owned: Mutex::new(Owned::default()),
+            spawned: CachePadded::new(AtomicUsize::new(0)),
+            completed: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -117,8 +138,7 @@ impl Shared {
             remotes,
             inject: Inject::new(),
             idle: Idle::new(),
-            owned: Owned::new(),
-            live: AtomicUsize::new(0),
+            spawned_outside: CachePadded::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
             stack_size,
@@ -129,29 +149,61 @@ impl Shared {
         self.remotes.len()
     }
 
-    /// Registers a new task before it is first queued. Returns an error if
-    /// the runtime has terminated (its workers are gone).
-    pub(crate) fn register(&self, task: &TaskRef) -> io::Result<()> {
+    /// Counts a new green thread spawned on worker `on` (or outside any
+    /// worker) before it is first queued. Fails if the runtime has
+    /// terminated (its workers are gone).
+    pub(crate) fn count_spawn(&self, on: Option<usize>) -> io::Result<()> {
         if self.terminate.load(Ordering::SeqCst) {
             return Err(io::Error::other(
                 "goro: cannot spawn a green thread on a runtime that has shut down",
             ));
         }
-        self.live.fetch_add(1, Ordering::SeqCst);
-        self.owned.insert(task.clone());
-        if self.shutdown.load(Ordering::SeqCst) {
-            // Shutdown step 1: the sweep may have missed us.
-            task.state.cancel();
-        }
+        let counter = match on {
+            Some(w) => &self.remotes[w].spawned,
+            None => &self.spawned_outside,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
-    /// A task finished (shutdown step 3).
-    pub(crate) fn complete(&self, task: &TaskRef) {
-        self.owned.remove(task);
-        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.shutdown.load(Ordering::SeqCst) {
+    /// A green thread starts on `worker` (its home from now on): it joins
+    /// that worker's owned set, and is cancelled at once during shutdown
+    /// (step 1).
+    pub(crate) fn adopt(&self, task: &TaskRef, worker: usize) {
+        let slot = self.remotes[worker].owned.lock().insert(task.clone());
+        task.owned_slot.store(slot, Ordering::Relaxed);
+        if self.shutdown.load(Ordering::SeqCst) {
+            task.state.mark_cancelled();
+        }
+    }
+
+    /// A green thread completed on `worker` (step 3).
+    pub(crate) fn complete(&self, task: &TaskRef, worker: usize) {
+        let slot = task.owned_slot.load(Ordering::Relaxed);
+        let removed = self.remotes[worker].owned.lock().remove(slot);
+        drop(removed);
+        self.remotes[worker]
+            .completed
+            .fetch_add(1, Ordering::SeqCst);
+        if self.shutdown.load(Ordering::SeqCst) && self.all_completed() {
             self.terminate_workers();
         }
+    }
+
+    /// Whether every green thread spawned so far has completed (step 3).
+    fn all_completed(&self) -> bool {
+        let completed: usize = self
+            .remotes
+            .iter()
+            .map(|r| r.completed.load(Ordering::SeqCst))
+            .sum();
+        let spawned: usize = self
+            .remotes
+            .iter()
+            .map(|r| r.spawned.load(Ordering::SeqCst))
+            .sum::<usize>()
+            + self.spawned_outside.load(Ordering::SeqCst);
+        completed == spawned
     }
 
     pub(crate) fn is_terminating(&self) -> bool {
@@ -163,12 +215,15 @@ impl Shared {
         if self.shutdown.swap(true, Ordering::SeqCst) {
             return;
         }
-        for task in self.owned.snapshot() {
-            if task.state.cancel() {
-                self.schedule_woken_remote(task);
+        for r in self.remotes.iter() {
+            let tasks = r.owned.lock().snapshot();
+            for task in tasks {
+                if task.state.cancel() {
+                    self.schedule_woken_remote(task);
+                }
             }
         }
-        if self.live.load(Ordering::SeqCst) == 0 {
+        if self.all_completed() {
             self.terminate_workers();
         }
     }
@@ -205,75 +260,76 @@ impl Shared {
         !self.inject.is_empty() || self.remotes.iter().any(|r| !r.steal.is_empty())
     }
 
-    /// Every live task, for `Runtime::dump`.
+    /// Every started, unfinished green thread, for `Runtime::dump`.
     pub(crate) fn tasks(&self) -> Vec<TaskRef> {
-        let mut v = self.owned.snapshot();
+        let mut v = Vec::new();
+        for r in self.remotes.iter() {
+            v.extend(r.owned.lock().snapshot());
+        }
         v.sort_by_key(|t| t.id);
         v
     }
+
+    /// Green threads spawned and not yet started.
+    pub(crate) fn not_started(&self) -> usize {
+        let started_or_done: usize = self
+            .remotes
+            .iter()
+            .map(|r| r.owned.lock().len())
+            .sum::<usize>()
+            + self
+                .remotes
+                .iter()
+                .map(|r| r.completed.load(Ordering::SeqCst))
+                .sum::<usize>();
+        let spawned: usize = self
+            .remotes
+            .iter()
+            .map(|r| r.spawned.load(Ordering::SeqCst))
+            .sum::<usize>()
+            + self.spawned_outside.load(Ordering::SeqCst);
+        spawned.saturating_sub(started_or_done)
+    }
 }
 
-/// The set of live tasks, sharded to keep spawn and completion on
-/// different workers from contending on one lock.
-#[derive(Debug)]
+/// The started green threads of one worker: a slab, so insert and remove
+/// are O(1) and a task remembers its slot.
+#[derive(Debug, Default)]
 struct Owned {
-    shards: Box<[CachePadded<Mutex<HashMap<u64, TaskRef, BuildHasherDefault<IdHasher>>>>]>,
+    slots: Vec<Option<TaskRef>>,
+    free: Vec<usize>,
+    len: usize,
 }
-
-const OWNED_SHARDS: usize = 16;
 
 impl Owned {
-    fn new() -> Owned {
-        Owned {
-            shards: (0..OWNED_SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(HashMap::default())))
-                .collect(),
+    fn insert(&mut self, task: TaskRef) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(task);
+                i
+            }
+            None => {
+                self.slots.push(Some(task));
+                self.slots.len() - 1
+            }
         }
     }
 
-    fn shard(&self, id: u64) -> &Mutex<HashMap<u64, TaskRef, BuildHasherDefault<IdHasher>>> {
-        &self.shards[id as usize % OWNED_SHARDS]
+    fn remove(&mut self, slot: usize) -> Option<TaskRef> {
+        let t = self.slots.get_mut(slot)?.take();
+        if t.is_some() {
+            self.len -= 1;
+            self.free.push(slot);
+        }
+        t
     }
 
-    fn insert(&self, task: TaskRef) {
-        let id = task.id.as_u64();
-        self.shard(id).lock().insert(id, task);
+    fn len(&self) -> usize {
+        self.len
     }
 
-    fn remove(&self, task: &TaskRef) {
-        let id = task.id.as_u64();
-        let removed = self.shard(id).lock().remove(&id);
-        // Dropped outside the lock.
-        drop(removed);
-    }
-
-    /// Clones of every live task, taken shard by shard.
     fn snapshot(&self) -> Vec<TaskRef> {
-        let mut v = Vec::new();
-        for s in self.shards.iter() {
-            v.extend(s.lock().values().cloned());
-        }
-        v
-    }
-}
-
-/// Green-thread ids are unique sequential numbers: mixing them with one
-/// multiplication spreads them over the table well enough.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.slots.iter().flatten().cloned().collect()
     }
 }

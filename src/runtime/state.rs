@@ -143,6 +143,11 @@ impl State {
         self.notify()
     }
 
+    /// Sets CANCELLED on a running task (it cancels itself).
+    pub(crate) fn mark_cancelled(&self) {
+        self.0.fetch_or(CANCELLED, Ordering::AcqRel);
+    }
+
     /// Whether the runtime asked this task to unwind.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Acquire) & CANCELLED != 0

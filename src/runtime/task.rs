@@ -1,6 +1,11 @@
-//! The green-thread header: identity, state word, home worker and the
-//! coroutine itself, shared as an `Arc<Task>` between the queue or worker
-//! holding the run right, wakers, and the runtime's owned set.
+//! A green thread in one allocation: a [`Header`] (identity, state word,
+//! home worker, the coroutine) followed by its body (the closure, then its
+//! result), shared as an `Arc<Task>` between the queue or worker holding
+//! the run right, wakers, the join handle, and its worker's owned set.
+//!
+//! `Task` is `Cell<dyn Body>`: the header is reached directly (through
+//! `Deref`), the body through the small [`Body`] trait, so spawning costs
+//! one allocation whatever the closure's type.
 //!
 //! Invariants:
 //! 1. `coroutine` is touched only by the worker that moved the task to
@@ -20,8 +25,54 @@ use crate::coroutine::Coroutine;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
+/// A green thread: its header and a type-erased body.
+pub(crate) type Task = Cell<dyn Body>;
+
 /// A shared reference to a green thread.
 pub(crate) type TaskRef = Arc<Task>;
+
+/// A header followed by a body; unsized when `B` is `dyn Body`.
+pub(crate) struct Cell<B: ?Sized> {
+    pub(crate) header: Header,
+    pub(crate) body: B,
+}
+
+impl<B: ?Sized> std::ops::Deref for Cell<B> {
+    type Target = Header;
+
+    fn deref(&self) -> &Header {
+        &self.header
+    }
+}
+
+impl<B: ?Sized> fmt::Debug for Cell<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.header, f)
+    }
+}
+
+/// What the runtime needs of a green thread's closure and result, whatever
+/// their types (implemented in `green/join.rs`).
+pub(crate) trait Body: Send + Sync {
+    /// Runs the closure on the green thread's coroutine, catching its panic,
+    /// and stores the result. If `cancelled`, drops the closure unrun and
+    /// stores the shutdown payload instead. Called once, by the coroutine.
+    fn run(&self, cancelled: bool);
+
+    /// Whether the result is stored.
+    fn is_finished(&self) -> bool;
+
+    /// Drops the stored result, if any; returns whether it was a panic.
+    fn discard_output(&self) -> bool;
+
+    /// Moves the result into `out` if it is stored and returns `true`;
+    /// otherwise registers the caller's unparker to be woken when it is.
+    ///
+    /// # Safety
+    /// `out` points to an `Option<std::thread::Result<T>>` where `T` is the
+    /// closure's return type.
+    unsafe fn poll_output(&self, out: *mut ()) -> bool;
+}
 
 const NO_HOME: usize = usize::MAX;
 
@@ -69,8 +120,8 @@ impl fmt::Display for GreenId {
     }
 }
 
-/// One green thread.
-pub(crate) struct Task {
+/// The part of a green thread the runtime schedules.
+pub(crate) struct Header {
     pub(crate) id: GreenId,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) state: State,
@@ -84,21 +135,24 @@ pub(crate) struct Task {
     /// What the task blocks on, a `WaitReason` (for `Runtime::dump`).
     wait_reason: AtomicU8,
     coroutine: UnsafeCell<Coroutine>,
+    /// Index in the home worker's owned set once started (`usize::MAX`
+    /// before). Touched only on the home worker's thread.
+    pub(crate) owned_slot: AtomicUsize,
 }
 
 // SAFETY: every field but `coroutine` is `Sync`. `coroutine` is accessed
 // only by the single worker holding the run right (invariant 1), which the
 // `State` protocol hands over with acquire/release ordering.
-unsafe impl Sync for Task {}
+unsafe impl Sync for Header {}
 
-impl Task {
+impl Header {
     pub(crate) fn new(
         shared: Arc<Shared>,
         id: GreenId,
         name: Option<Arc<str>>,
         coroutine: Coroutine,
-    ) -> Task {
-        Task {
+    ) -> Header {
+        Header {
             id,
             name,
             state: State::new(),
@@ -107,6 +161,7 @@ impl Task {
             park_seq: AtomicU64::new(0),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             coroutine: UnsafeCell::new(coroutine),
+            owned_slot: AtomicUsize::new(usize::MAX),
         }
     }
 
@@ -130,7 +185,7 @@ impl Task {
     /// # Safety
     /// The caller is the worker holding the run right (it moved the state
     /// to RUNNING and has not given it up), running on the task's home
-    /// worker thread (set by [`Task::pin`] first).
+    /// worker thread (set by [`Header::pin`] first).
     pub(crate) unsafe fn resume(&self) -> bool {
         // SAFETY: exclusive access by the contract above (invariant 1).
         self.coroutine.with_mut(|c| unsafe { (*c).resume() })
@@ -139,7 +194,7 @@ impl Task {
     /// Before the first resume, lets the coroutine run on a hot stack.
     ///
     /// # Safety
-    /// As for [`Task::resume`].
+    /// As for [`Header::resume`].
     pub(crate) unsafe fn prefer_hot_stack(&self) {
         // SAFETY: exclusive access by the contract above (invariant 1).
         self.coroutine
@@ -204,9 +259,9 @@ impl WaitReason {
     }
 }
 
-impl fmt::Debug for Task {
+impl fmt::Debug for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task")
+        f.debug_struct("Header")
             .field("id", &self.id)
             .field("name", &self.name)
             .field("state", &self.state)

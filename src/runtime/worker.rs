@@ -38,6 +38,7 @@
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -65,9 +66,9 @@ pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     core: RefCell<Core>,
-    /// The green thread being resumed, null between resumes. Valid while
-    /// non-null: `run_task` holds a `TaskRef` for the whole resume.
-    current: Cell<*const Task>,
+    /// The green thread being resumed, `None` between resumes. Valid while
+    /// set: `run_task` holds a `TaskRef` for the whole resume.
+    current: Cell<Option<NonNull<Task>>>,
     /// Set by the green thread just before it switches back.
     switch: Cell<Switch>,
 }
@@ -124,10 +125,10 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 /// The green thread running on this OS thread, if any.
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     with_worker(|w| {
-        let t = w.map_or(std::ptr::null(), |w| w.current.get());
-        // SAFETY: `current` is non-null only during a resume, while
-        // `run_task` holds a `TaskRef` to it.
-        f(unsafe { t.as_ref() })
+        let t = w.and_then(|w| w.current.get());
+        // SAFETY: `current` is set only during a resume, while `run_task`
+        // holds a `TaskRef` to it.
+        f(t.map(|t| unsafe { t.as_ref() }))
     })
 }
 
@@ -139,7 +140,7 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
 pub(crate) fn switch_to_worker(switch: Switch) {
     with_worker(|w| {
         let w = w.expect("goro: not on a green thread");
-        debug_assert!(!w.current.get().is_null());
+        debug_assert!(w.current.get().is_some());
         w.switch.set(switch);
     });
     coroutine::suspend();
@@ -162,7 +163,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
             timers: BinaryHeap::new(),
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
         }),
-        current: Cell::new(std::ptr::null()),
+        current: Cell::new(None),
         switch: Cell::new(Switch::Yield),
     };
     WORKER.set(&worker);
@@ -173,10 +174,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
 impl Worker {
     /// A counted reference to the green thread being resumed, if any.
     pub(crate) fn current_task_ref(&self) -> Option<TaskRef> {
-        let t = self.current.get();
-        if t.is_null() {
-            return None;
-        }
+        let t = self.current.get()?.as_ptr().cast_const();
         // SAFETY: `t` came from `Arc::as_ptr` on the `TaskRef` that
         // `run_task` holds for the whole resume, so the count is at least
         // one; we add one for the `Arc` we build.
@@ -355,20 +353,22 @@ impl Worker {
         match task.home() {
             None => {
                 task.pin(self.index);
+                self.shared.adopt(&task, self.index);
                 // SAFETY: we hold the run right and just pinned it here.
                 unsafe { task.prefer_hot_stack() };
             }
             Some(home) => debug_assert_eq!(home, self.index, "a started task changed worker"),
         }
         loop {
-            self.current.set(Arc::as_ptr(&task));
+            self.current
+                .set(NonNull::new(Arc::as_ptr(&task).cast_mut()));
             // SAFETY: we moved the task to RUNNING, so we hold its run right,
             // and it is pinned to this worker (just above).
             let finished = unsafe { task.resume() };
-            self.current.set(std::ptr::null());
+            self.current.set(None);
             if finished {
                 task.state.transition_to_done();
-                self.shared.complete(&task);
+                self.shared.complete(&task, self.index);
                 return;
             }
             match self.switch.get() {
