@@ -42,6 +42,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crossbeam_utils::Backoff;
+
 use super::queue::Local;
 use super::scheduler::Shared;
 use super::task::{Task, TaskRef};
@@ -49,8 +51,6 @@ use crate::coroutine::{self, overflow};
 
 const GLOBAL_POLL_INTERVAL: u32 = 61;
 const RUNNEXT_STREAK: u32 = 64;
-/// Rounds of stealing before a worker with nothing to do goes to sleep.
-const SEARCH_ROUNDS: usize = 3;
 
 /// Why a green thread switched back to its worker.
 #[derive(Debug, Clone, Copy)]
@@ -190,14 +190,17 @@ impl Worker {
                 self.run_task(task);
                 continue;
             }
-            let mut found = None;
-            for _ in 0..SEARCH_ROUNDS {
-                found = self.search();
-                if found.is_some() || self.has_local_work() {
-                    break;
+            // Spin a while looking for work before sleeping: waking a
+            // sleeping worker costs the waker a syscall, and a spawning
+            // green thread produces work in a steady trickle.
+            let backoff = Backoff::new();
+            let found = loop {
+                let found = self.search();
+                if found.is_some() || self.has_local_work() || backoff.is_completed() {
+                    break found;
                 }
-                std::thread::yield_now();
-            }
+                backoff.snooze();
+            };
             match found {
                 Some(task) => self.run_task(task),
                 None if self.has_local_work() => {}
