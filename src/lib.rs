@@ -95,4 +95,7 @@ pub mod __private {
     pub fn live_stacks() -> usize {
         crate::coroutine::stack::live_stacks()
     }
+
+    #[cfg(not(loom))]
+    pub use crate::green::gate::Gate;
 }

@@ -178,8 +178,9 @@ impl Drop for Coroutine {
     fn drop(&mut self) {
         if let Some(stack) = self.stack.take() {
             if self.is_started() {
-                // Live frames remain on a suspended stack (invariant 4).
-                std::mem::forget(stack);
+                // Live frames remain on a suspended stack (invariant 4): leak
+                // it (a `Stack` that is never released stays out of the pool).
+                let _leaked = stack;
             } else {
                 // SAFETY: never resumed: no code ran on it since acquire,
                 // and no context was made on it.

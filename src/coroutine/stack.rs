@@ -54,8 +54,9 @@
 //! 1. Every stack ever handed out has its guard page installed; the guard is
 //!    installed once, when the slab is carved, and never removed: slabs are
 //!    never unmapped (they are reused through the pool), and `MADV_DONTNEED`
-//!    is only ever applied to usable ranges (a `MADV_GUARD_INSTALL` guard would
-//!    survive it anyway; an `mprotect` guard is never touched).
+//!    covers a guard page only in `MADV_GUARD_INSTALL` mode, where the guard
+//!    survives it (runs of adjacent free stacks are scrubbed at once); an
+//!    `mprotect` guard is never touched.
 //! 2. Each stack is in exactly one place (the warm tier counts as part of the
 //!    global pool): a live [`Stack`] (counted by
 //!    [`live_stacks`]), one thread's local cache, or the global pool.
@@ -78,8 +79,10 @@
 //! `release(stack)`:
 //! 1. push onto this thread's local cache;
 //! 2. if that size's local bin now holds more than [`LOCAL_HIGH_WATERMARK`]
-//!    stacks, move its [`BATCH`] oldest stacks to the warm tier if it has
-//!    room, else `MADV_DONTNEED` them and move them to the global pool.
+//!    stacks, move its [`BATCH`] oldest stacks out: untouched ones to the
+//!    global pool, touched ones to the warm tier; when the warm tier exceeds
+//!    its budget, scrub all of it at once (sorted, adjacent stacks merged
+//!    into runs, one `MADV_DONTNEED` per run) into the global pool.
 //!
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
@@ -394,39 +397,81 @@ pub(crate) fn live_stacks() -> usize {
 }
 
 /// Step 2 of `release`: moves the [`BATCH`] oldest stacks of a local `bin`
-/// (all of usable `size`) to the global pool, dropping their pages first.
+/// (all of usable `size`) out: untouched ones to the global pool as they
+/// are, touched ones to the warm tier. When the warm tier goes over its
+/// budget, the spilling thread scrubs all of it at once ([`scrub`]).
 #[cold]
 fn spill(size: usize, bin: &mut Vec<usize>) {
     let mut batch = [0usize; BATCH];
     for (slot, entry) in batch.iter_mut().zip(bin.drain(..BATCH)) {
         *slot = entry;
     }
-    // Untouched stacks go to the global pool as they are; touched ones to
-    // the warm tier while it has room, else they are discarded first.
     let touched = batch.iter().filter(|&&e| e & TOUCHED != 0).count();
-    if touched > 0 {
+    if touched < BATCH {
+        GLOBAL
+            .lock()
+            .bin_mut(size, 0)
+            .extend(batch.iter().filter(|&&e| e & TOUCHED == 0));
+    }
+    if touched == 0 {
+        return;
+    }
+    let over_budget = {
         let mut warm = WARM.lock();
-        if warm.1 + touched * size <= WARM_BYTES {
-            warm.0
-                .bin_mut(size, 0)
-                .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
-            warm.1 += touched * size;
-            for e in batch.iter_mut() {
-                if *e & TOUCHED != 0 {
-                    *e = 0;
+        warm.0
+            .bin_mut(size, 0)
+            .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
+        warm.1 += touched * size;
+        if warm.1 > WARM_BYTES {
+            warm.1 = 0;
+            Some(std::mem::replace(&mut warm.0, Bins::new()))
+        } else {
+            None
+        }
+    };
+    if let Some(bins) = over_budget {
+        scrub(bins);
+    }
+}
+
+/// Drops the pages of every touched stack in `bins` and moves them all to
+/// the global pool. Stacks carved from one slab are adjacent, so after a
+/// sort most of them merge into long runs: one `MADV_DONTNEED` (one TLB
+/// shootdown) per run instead of one per stack. A run spans the guard pages
+/// between its stacks only in `MADV_GUARD_INSTALL` mode, where guards
+/// survive `MADV_DONTNEED`; in the `mprotect` mode every stack is its own
+/// run (invariant 1).
+fn scrub(mut bins: Bins) {
+    let page = page_size();
+    let merge = guard_mode() == MODE_GUARD_INSTALL;
+    for bin in &mut bins.bins {
+        bin.free.sort_unstable();
+        let stride = bin.size + page;
+        let mut run: Option<(usize, usize)> = None; // (first bottom, length)
+        for &entry in bin.free.iter().filter(|&&e| e & TOUCHED != 0) {
+            let bottom = entry & !TOUCHED;
+            run = match run {
+                Some((start, len)) if merge && start + len + page == bottom => {
+                    Some((start, len + stride))
                 }
-            }
+                Some((start, len)) => {
+                    discard_range(start, len);
+                    Some((bottom, bin.size))
+                }
+                None => Some((bottom, bin.size)),
+            };
+        }
+        if let Some((start, len)) = run {
+            discard_range(start, len);
+        }
+        for entry in &mut bin.free {
+            *entry &= !TOUCHED;
         }
     }
-    for e in batch.iter_mut() {
-        if *e != 0 {
-            *e = discard_pages(*e, size);
-        }
+    let mut global = GLOBAL.lock();
+    for bin in bins.bins.drain(..) {
+        global.bin_mut(bin.size, 0).extend(bin.free);
     }
-    GLOBAL
-        .lock()
-        .bin_mut(size, 0)
-        .extend(batch.iter().filter(|&&e| e != 0));
 }
 
 /// Puts free stacks of usable `size` in this thread's local cache, or in the
@@ -453,15 +498,22 @@ fn stash(size: usize, bottoms: impl Iterator<Item = usize>) {
 /// of the now clean stack.
 fn discard_pages(entry: usize, size: usize) -> usize {
     let bottom = entry & !TOUCHED;
-    if entry & TOUCHED == 0 {
-        return bottom;
+    if entry & TOUCHED != 0 {
+        discard_range(bottom, size);
     }
-    // SAFETY: `[bottom, bottom + size)` is the usable range of a stack that is
-    // in the pool or on its way there: mapped (slabs are never unmapped), and
-    // by `release`'s contract nothing runs on it or reads it any more, so
-    // replacing its contents with zero pages is unobservable. The range stops
-    // at `bottom`, so an `mprotect` guard is untouched (invariant 1). A failure
-    // only means the pages stay resident.
+    bottom
+}
+
+/// `MADV_DONTNEED` on `[start, start + len)`: usable ranges of free stacks,
+/// and in `MADV_GUARD_INSTALL` mode the guard pages between adjacent ones.
+fn discard_range(bottom: usize, size: usize) {
+    // SAFETY: `[bottom, bottom + size)` covers usable ranges of stacks that
+    // are in the pool or on their way there (and, in `MADV_GUARD_INSTALL`
+    // mode only, the guard pages between them, which survive this advice):
+    // mapped (slabs are never unmapped), and by `release`'s contract nothing
+    // runs on them or reads them any more, so replacing their contents with
+    // zero pages is unobservable. An `mprotect` guard is never inside the
+    // range (invariant 1). A failure only means the pages stay resident.
     unsafe {
         libc::madvise(
             ptr::with_exposed_provenance_mut::<c_void>(bottom),
@@ -469,7 +521,6 @@ fn discard_pages(entry: usize, size: usize) -> usize {
             libc::MADV_DONTNEED,
         );
     }
-    bottom
 }
 
 /// Free stacks grouped by usable size: one bin per size, a handful of sizes
@@ -536,15 +587,7 @@ struct LocalCache(Bins);
 
 impl Drop for LocalCache {
     fn drop(&mut self) {
-        for bin in &mut self.0.bins {
-            for entry in &mut bin.free {
-                *entry = discard_pages(*entry, bin.size);
-            }
-        }
-        let mut global = GLOBAL.lock();
-        for bin in self.0.bins.drain(..) {
-            global.bin_mut(bin.size, 0).extend(bin.free);
-        }
+        scrub(std::mem::replace(&mut self.0, Bins::new()));
     }
 }
 
@@ -1018,11 +1061,7 @@ mod tests {
             .copied()
             .filter(|b| local.contains(b) || warm.contains(b))
             .collect();
-        assert!(
-            !warm.is_empty() && warm.len() * size <= WARM_BYTES,
-            "{}",
-            warm.len()
-        );
+        assert!(warm.len() * size <= WARM_BYTES, "{}", warm.len());
         assert!(
             !spilled.is_empty(),
             "the warm tier overflowed into the global pool"
@@ -1070,6 +1109,27 @@ mod tests {
         let stack = acquire(MIN_STACK_SIZE).unwrap();
         write_ends(&stack);
         touch_guard(&stack);
+    }
+
+    /// Scrubbing merges adjacent free stacks into one `MADV_DONTNEED` run
+    /// that spans their guard pages: the guards must survive it.
+    #[test]
+    fn guard_survives_a_scrub() {
+        if !in_child() {
+            return assert_child_faulted(&run_child("guard_survives_a_scrub", &[]));
+        }
+        let stacks: Vec<Stack> = (0..40).map(|_| acquire(MIN_STACK_SIZE).unwrap()).collect();
+        let mut bins = Bins::new();
+        for stack in &stacks {
+            write_ends(stack);
+            bins.bin_mut(MIN_STACK_SIZE, 0)
+                .push(stack.bottom().addr() | TOUCHED);
+        }
+        scrub(bins);
+        // The pages are gone (zero again), the guards are not.
+        // SAFETY: the usable range stays mapped; nothing else uses it.
+        assert_eq!(unsafe { stacks[20].bottom().read_volatile() }, 0);
+        touch_guard(&stacks[20]);
     }
 
     #[test]

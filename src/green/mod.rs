@@ -7,6 +7,7 @@
 //! catches its panic and always stores a result, so a joiner never waits
 //! for a result that cannot come.
 
+pub(crate) mod gate;
 mod join;
 mod scope;
 

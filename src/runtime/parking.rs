@@ -40,12 +40,8 @@ impl Unparker {
     pub(crate) fn current() -> Unparker {
         #[cfg(not(loom))]
         {
-            if let Some(task) = super::worker::with_worker(|w| {
-                w.and_then(|w| {
-                    let t = w.current_task_ref();
-                    t
-                })
-            }) {
+            if let Some(task) = super::worker::with_worker(|w| w.and_then(|w| w.current_task_ref()))
+            {
                 return Unparker::Green(task);
             }
         }
