@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::runtime::Shared;
 use crate::runtime::parking;
 use crate::runtime::task::{GreenId, WaitReason};
-use crate::runtime::worker::{self, Switch};
+use crate::runtime::worker;
 
 /// Spawns `f` on `shared`.
 pub(crate) fn spawn_on<F, T>(
@@ -217,13 +217,10 @@ pub fn current() -> Option<Green> {
 /// });
 /// ```
 pub fn yield_now() {
-    if crate::current().is_none() {
-        std::thread::yield_now();
-        return;
-    }
-    worker::switch_to_worker(Switch::Yield);
-    if worker::with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled())) {
-        parking::unwind_for_shutdown();
+    match worker::yield_current() {
+        None => std::thread::yield_now(),
+        Some(false) => {}
+        Some(true) => parking::unwind_for_shutdown(),
     }
 }
 

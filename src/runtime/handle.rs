@@ -9,7 +9,7 @@ use std::thread::JoinHandle as OsJoinHandle;
 
 use super::queue;
 use super::scheduler::{Remote, Shared};
-use super::task::{Body, Cell, GreenId, Header, Task, TaskRef};
+use super::task::{Cell, GreenId, Header, Task, TaskRef};
 use super::worker;
 use crate::coroutine::{Coroutine, stack};
 use crate::green::{JoinHandle, Stage};
@@ -309,13 +309,14 @@ where
     let stack = stack::acquire(size)?;
     let id = GreenId::next();
     let co = Coroutine::new(stack, task_entry, id.as_u64(), name.clone());
-    let cell: Arc<Cell<dyn Body + 'a>> = Arc::new(Cell {
-        header: Header::new(shared.clone(), id, name, co),
-        body: Stage::new(f),
-    });
-    // SAFETY: only the trait object's lifetime bound changes (same layout);
-    // the caller guarantees the borrows outlive every use of the body.
-    let task: TaskRef = unsafe { std::mem::transmute::<Arc<Cell<dyn Body + 'a>>, TaskRef>(cell) };
+    // SAFETY: the caller guarantees the borrows outlive every use of the
+    // body.
+    let task = unsafe {
+        TaskRef::new(Cell {
+            header: Header::new(shared.clone(), id, name, co),
+            body: Stage::new(f),
+        })
+    };
     let on = worker::with_worker(|w| {
         w.filter(|w| Arc::ptr_eq(&w.shared, shared))
             .map(|w| w.index)

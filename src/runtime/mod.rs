@@ -17,6 +17,8 @@ pub(crate) mod queue;
 pub(crate) mod state;
 
 #[cfg(not(loom))]
+mod alloc;
+#[cfg(not(loom))]
 mod scheduler;
 #[cfg(not(loom))]
 pub(crate) use self::scheduler::Shared;

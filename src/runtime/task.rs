@@ -15,8 +15,10 @@
 //!    to its worker for life (DESIGN.md "Architecture"). Only never-started
 //!    tasks sit in stealable queues or the injector.
 
+use std::alloc::Layout;
 use std::fmt;
 use std::num::NonZeroU64;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::scheduler::Shared;
@@ -28,8 +30,102 @@ use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 /// A green thread: its header and a type-erased body.
 pub(crate) type Task = Cell<dyn Body>;
 
-/// A shared reference to a green thread.
-pub(crate) type TaskRef = Arc<Task>;
+/// A counted reference to a green thread, like `Arc<Task>` but allocated
+/// through the block caches of `alloc.rs` (a green thread is usually freed
+/// by another thread than the one that spawned it).
+pub(crate) struct TaskRef {
+    ptr: NonNull<Task>,
+}
+
+// SAFETY: a `TaskRef` is a shared reference to a `Task`, which is `Sync`
+// (`Header` by its impl below, the body by `Body: Sync`) and `Send` (its
+// body is `Send`, and the header's fields are); the count is atomic.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// Allocates a green thread with count one.
+    ///
+    /// # Safety
+    /// If `B` borrows (is not `'static`), the caller must keep the borrow
+    /// alive for as long as the body may still be used (see
+    /// `handle::spawn_task`): its lifetime is erased here.
+    pub(crate) unsafe fn new<'a, B: Body + 'a>(cell: Cell<B>) -> TaskRef {
+        let layout = Layout::new::<Cell<B>>();
+        let p = super::alloc::allocate(layout).cast::<Cell<B>>();
+        // SAFETY: freshly allocated for `Cell<B>`'s layout.
+        unsafe { p.as_ptr().write(cell) };
+        let fat: NonNull<Cell<dyn Body + 'a>> = p;
+        // SAFETY: only the trait object's lifetime bound changes (same
+        // layout); the caller answers for the borrow.
+        let ptr =
+            unsafe { std::mem::transmute::<NonNull<Cell<dyn Body + 'a>>, NonNull<Task>>(fat) };
+        TaskRef { ptr }
+    }
+
+    /// The address of the task, for the worker's `current` slot.
+    pub(crate) fn as_ptr(&self) -> NonNull<Task> {
+        self.ptr
+    }
+
+    /// A new counted reference from the address of a live task.
+    ///
+    /// # Safety
+    /// `ptr` comes from [`TaskRef::as_ptr`] of a `TaskRef` that is alive
+    /// for the duration of this call.
+    pub(crate) unsafe fn clone_from_ptr(ptr: NonNull<Task>) -> TaskRef {
+        // SAFETY: the caller guarantees the task is alive.
+        let task = unsafe { ptr.as_ref() };
+        task.refs.fetch_add(1, Ordering::Relaxed);
+        TaskRef { ptr }
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        let old = self.refs.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            std::process::abort();
+        }
+        TaskRef { ptr: self.ptr }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Pairs with the releases of the other references' drops, as in
+        // `Arc`: their uses of the task happen before it is freed.
+        crate::loom::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: the count reached zero, so this was the last reference:
+        // nothing else can reach the task. It was allocated by `new` with
+        // the layout of its concrete type, which `for_value` recovers
+        // through the vtable.
+        unsafe {
+            let layout = Layout::for_value(self.ptr.as_ref());
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            super::alloc::deallocate(self.ptr.cast(), layout);
+        }
+    }
+}
+
+impl std::ops::Deref for TaskRef {
+    type Target = Task;
+
+    fn deref(&self) -> &Task {
+        // SAFETY: the task is alive while a reference exists.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
 
 /// A header followed by a body; unsized when `B` is `dyn Body`.
 pub(crate) struct Cell<B: ?Sized> {
@@ -122,6 +218,8 @@ impl fmt::Display for GreenId {
 
 /// The part of a green thread the runtime schedules.
 pub(crate) struct Header {
+    /// Count of `TaskRef`s.
+    refs: AtomicUsize,
     pub(crate) id: GreenId,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) state: State,
@@ -153,6 +251,7 @@ impl Header {
         coroutine: Coroutine,
     ) -> Header {
         Header {
+            refs: AtomicUsize::new(1),
             id,
             name,
             state: State::new(),

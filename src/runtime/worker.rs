@@ -146,6 +146,24 @@ pub(crate) fn switch_to_worker(switch: Switch) {
     coroutine::suspend();
 }
 
+/// Yields the running green thread to the others of its worker. Returns
+/// `None` on a plain OS thread, else whether the green thread has been
+/// cancelled (its runtime shuts down).
+pub(crate) fn yield_current() -> Option<bool> {
+    let w = WORKER.get();
+    if w.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_worker`.
+    let w = unsafe { &*w };
+    let task = w.current.get()?;
+    w.switch.set(Switch::Yield);
+    coroutine::suspend();
+    // SAFETY: the task is still running (we are it), and `run_task` holds a
+    // `TaskRef` to it for the whole resume.
+    Some(unsafe { task.as_ref() }.state.is_cancelled())
+}
+
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
     overflow::install();
@@ -174,14 +192,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
 impl Worker {
     /// A counted reference to the green thread being resumed, if any.
     pub(crate) fn current_task_ref(&self) -> Option<TaskRef> {
-        let t = self.current.get()?.as_ptr().cast_const();
-        // SAFETY: `t` came from `Arc::as_ptr` on the `TaskRef` that
-        // `run_task` holds for the whole resume, so the count is at least
-        // one; we add one for the `Arc` we build.
-        unsafe {
-            Arc::increment_strong_count(t);
-            Some(Arc::from_raw(t))
-        }
+        let t = self.current.get()?;
+        // SAFETY: `t` came from `TaskRef::as_ptr` on the `TaskRef` that
+        // `run_task` holds for the whole resume.
+        Some(unsafe { TaskRef::clone_from_ptr(t) })
     }
 
     fn run_loop(&self) {
@@ -363,8 +377,7 @@ impl Worker {
             Some(home) => debug_assert_eq!(home, self.index, "a started task changed worker"),
         }
         loop {
-            self.current
-                .set(NonNull::new(Arc::as_ptr(&task).cast_mut()));
+            self.current.set(Some(task.as_ptr()));
             // SAFETY: we moved the task to RUNNING, so we hold its run right,
             // and it is pinned to this worker (just above).
             let finished = unsafe { task.resume() };
