@@ -23,6 +23,14 @@ use crate::runtime::parking::{self, Unparker};
 use crate::runtime::task::{GreenId, TaskRef, WaitReason};
 
 /// A scope to spawn borrowing green threads in; see [`scope`].
+///
+/// ```
+/// let mut n = 0;
+/// goro::scope(|s: &goro::Scope<'_, '_>| {
+///     s.spawn(|| n += 1);
+/// });
+/// assert_eq!(n, 1);
+/// ```
 pub struct Scope<'scope, 'env: 'scope> {
     data: Arc<ScopeData>,
     scope: PhantomData<&'scope mut &'scope ()>,

@@ -22,7 +22,9 @@
 //! 3. A waker calls [`State::notify`]: PARKED -> QUEUED returns `true` and the
 //!    waker, and only it, must push the task on its home worker's queue;
 //!    QUEUED/RUNNING just gain NOTIFIED; DONE is left alone.
-//! 4. A yield moves RUNNING -> QUEUED; completion moves RUNNING -> DONE.
+//! 4. A yielding task stays RUNNING while it waits in its worker's queue:
+//!    for wakers it is running (a `notify` leaves a token), and only its
+//!    worker can run it again. Completion moves RUNNING -> DONE.
 //!
 //! Exactly one party holds the right to run the task at any time: the queue
 //! that holds it, the worker running it, or (while PARKED) nobody; `notify`
@@ -48,8 +50,12 @@ impl State {
         State(AtomicU32::new(QUEUED))
     }
 
-    /// QUEUED -> RUNNING (step 1). Called by the worker that popped it.
+    /// QUEUED -> RUNNING (step 1). Called by the worker that popped it. A
+    /// task that yielded stayed RUNNING in the queue (step 4): nothing to do.
     pub(crate) fn transition_to_running(&self) {
+        if self.0.load(Ordering::Acquire) & LIFECYCLE == RUNNING {
+            return;
+        }
         // QUEUED is 0, so adding RUNNING sets the lifecycle without touching
         // the flag bits a concurrent `notify` or `cancel` may be setting.
         let prev = self.0.fetch_add(RUNNING, Ordering::AcqRel);
@@ -84,12 +90,6 @@ impl State {
             return false;
         }
         self.0.fetch_and(!NOTIFIED, Ordering::AcqRel) & NOTIFIED != 0
-    }
-
-    /// RUNNING -> QUEUED, for a yield (step 4).
-    pub(crate) fn transition_to_queued(&self) {
-        let prev = self.0.fetch_sub(RUNNING, Ordering::AcqRel);
-        debug_assert_eq!(prev & LIFECYCLE, RUNNING);
     }
 
     /// RUNNING -> DONE (step 4).
@@ -193,10 +193,11 @@ mod tests {
     fn done_ignores_notify_and_cancel_sets_flag() {
         let s = State::new();
         s.transition_to_running();
-        s.transition_to_queued();
+        // Yielded: still RUNNING in its queue.
         assert!(!s.cancel(), "a queued task is not queued twice");
         s.transition_to_running();
         assert!(s.is_cancelled());
+        assert!(s.take_notification(), "the cancel left a token");
         s.transition_to_done();
         assert_eq!(s.describe(), "done");
         assert!(!s.notify());

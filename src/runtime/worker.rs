@@ -389,7 +389,7 @@ impl Worker {
             }
             match self.switch.get() {
                 Switch::Yield => {
-                    task.state.transition_to_queued();
+                    // The task stays RUNNING in the queue (`state.rs` step 4).
                     self.core.borrow_mut().pinned.push_back(task);
                     return;
                 }
