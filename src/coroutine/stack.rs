@@ -81,8 +81,11 @@
 //! 2. if that size's local bin now holds more than [`LOCAL_HIGH_WATERMARK`]
 //!    stacks, move its [`BATCH`] oldest stacks out: untouched ones to the
 //!    global pool, touched ones to the warm tier; when the warm tier exceeds
-//!    its budget, scrub all of it at once (sorted, adjacent stacks merged
-//!    into runs, one `MADV_DONTNEED` per run) into the global pool.
+//!    its hard budget, scrub all of it at once (sorted, adjacent stacks
+//!    merged into runs, one `MADV_DONTNEED` per run) into the global pool.
+//!
+//! `trim()`, called by idle workers, scrubs the warm tier the same way once
+//! it holds more than its soft budget.
 //!
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
@@ -157,9 +160,14 @@ static WARM: Mutex<(Bins, usize)> = Mutex::new((Bins::new(), 0));
 /// page-aligned `bottom` addresses, so the bit is free.
 const TOUCHED: usize = 1;
 
-/// Budget of the global warm tier, in usable stack bytes (256 default-size
-/// stacks): the most touched memory the pool keeps beyond the local caches.
+/// Soft budget of the global warm tier, in usable stack bytes (256
+/// default-size stacks): what the pool keeps warm beyond the local caches
+/// once a worker goes idle ([`trim`]).
 const WARM_BYTES: usize = 64 << 20;
+/// Hard budget of the warm tier: past it, the spilling thread scrubs at
+/// once. Between the two budgets, scrubbing waits for an idle worker, so a
+/// burst of green threads finishing together is not slowed by it.
+const WARM_HARD_BYTES: usize = 16 * WARM_BYTES;
 
 thread_local! {
     /// This thread's free stacks. Its destructor hands them to [`GLOBAL`].
@@ -399,7 +407,7 @@ pub(crate) fn live_stacks() -> usize {
 /// Step 2 of `release`: moves the [`BATCH`] oldest stacks of a local `bin`
 /// (all of usable `size`) out: untouched ones to the global pool as they
 /// are, touched ones to the warm tier. When the warm tier goes over its
-/// budget, the spilling thread scrubs all of it at once ([`scrub`]).
+/// hard budget, the spilling thread scrubs all of it at once ([`scrub`]).
 #[cold]
 fn spill(size: usize, bin: &mut Vec<usize>) {
     let mut batch = [0usize; BATCH];
@@ -422,7 +430,7 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
             .bin_mut(size, 0)
             .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
         warm.1 += touched * size;
-        if warm.1 > WARM_BYTES {
+        if warm.1 > WARM_HARD_BYTES {
             warm.1 = 0;
             Some(std::mem::replace(&mut warm.0, Bins::new()))
         } else {
@@ -432,6 +440,20 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     if let Some(bins) = over_budget {
         scrub(bins);
     }
+}
+
+/// Scrubs the warm tier if it holds more than its soft budget. Workers call
+/// it when they run out of work, before they sleep.
+pub(crate) fn trim() {
+    let bins = {
+        let mut warm = WARM.lock();
+        if warm.1 <= WARM_BYTES {
+            return;
+        }
+        warm.1 = 0;
+        std::mem::replace(&mut warm.0, Bins::new())
+    };
+    scrub(bins);
 }
 
 /// Drops the pages of every touched stack in `bins` and moves them all to
@@ -1037,7 +1059,7 @@ mod tests {
     fn release_spills_past_the_watermark() {
         // A size no other test uses, so its bins are this test's alone; large
         // enough that 100 of them overflow the warm tier's byte budget.
-        let size = validate_size(WARM_BYTES / 40).unwrap();
+        let size = validate_size(WARM_HARD_BYTES / 40).unwrap();
         let stacks: Vec<Stack> = (0..100).map(|_| acquire(size).unwrap()).collect();
         let bottoms: Vec<usize> = stacks.iter().map(|s| s.bottom().addr()).collect();
         for stack in stacks {
@@ -1061,7 +1083,7 @@ mod tests {
             .copied()
             .filter(|b| local.contains(b) || warm.contains(b))
             .collect();
-        assert!(warm.len() * size <= WARM_BYTES, "{}", warm.len());
+        assert!(warm.len() * size <= WARM_HARD_BYTES, "{}", warm.len());
         assert!(
             !spilled.is_empty(),
             "the warm tier overflowed into the global pool"

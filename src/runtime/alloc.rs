@@ -15,7 +15,7 @@
 //! 2. A cached block is owned by exactly one cache (a thread's or the
 //!    global pool) and by no live cell.
 //! 3. Layouts larger than the biggest class, or more aligned than
-//!    `CLASS_BYTES`, bypass the caches.
+//!    `CLASS_ALIGN`, bypass the caches.
 
 use std::alloc::{self, Layout};
 use std::cell::RefCell;
@@ -23,8 +23,11 @@ use std::ptr::NonNull;
 
 use parking_lot::Mutex;
 
-/// Granularity and alignment of the size classes.
+/// Granularity of the size classes.
 const CLASS_BYTES: usize = 64;
+/// Alignment of every class block: what `malloc` gives without the costly
+/// aligned path; cells needing more bypass the caches.
+const CLASS_ALIGN: usize = 16;
 /// Classes of 64, 128, ... 1024 bytes.
 const CLASSES: usize = 16;
 /// Blocks a thread keeps per class before moving a batch to the pool.
@@ -60,7 +63,7 @@ impl Drop for LocalCache {
 }
 
 fn class_of(layout: Layout) -> Option<usize> {
-    if layout.align() > CLASS_BYTES || layout.size() > CLASS_BYTES * CLASSES {
+    if layout.align() > CLASS_ALIGN || layout.size() > CLASS_BYTES * CLASSES {
         return None;
     }
     Some(layout.size().max(1).div_ceil(CLASS_BYTES) - 1)
@@ -68,7 +71,7 @@ fn class_of(layout: Layout) -> Option<usize> {
 
 fn class_layout(class: usize) -> Layout {
     // The size is a non-zero multiple of the (power of two) alignment.
-    Layout::from_size_align((class + 1) * CLASS_BYTES, CLASS_BYTES).expect("valid class layout")
+    Layout::from_size_align((class + 1) * CLASS_BYTES, CLASS_ALIGN).expect("valid class layout")
 }
 
 /// Moves free blocks of `class` to the global pool, freeing those beyond

@@ -309,6 +309,8 @@ impl Worker {
 
     /// Parks the worker's OS thread until there is work or a timer is due.
     fn sleep(&self) {
+        // Idle time: give back the memory of stacks that finished in a burst.
+        crate::coroutine::stack::trim();
         let (searching, deadline) = {
             let mut core = self.core.borrow_mut();
             let s = std::mem::replace(&mut core.searching, false);
