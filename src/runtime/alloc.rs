@@ -162,11 +162,11 @@ mod tests {
         assert_eq!(class_of(Layout::from_size_align(64, 8).unwrap()), Some(0));
         assert_eq!(class_of(Layout::from_size_align(65, 8).unwrap()), Some(1));
         assert_eq!(
-            class_of(Layout::from_size_align(1024, 64).unwrap()),
+            class_of(Layout::from_size_align(1024, 16).unwrap()),
             Some(15)
         );
         assert_eq!(class_of(Layout::from_size_align(1025, 8).unwrap()), None);
-        assert_eq!(class_of(Layout::from_size_align(64, 128).unwrap()), None);
+        assert_eq!(class_of(Layout::from_size_align(64, 32).unwrap()), None);
     }
 
     #[test]
