@@ -69,6 +69,7 @@
 mod loom;
 mod macros;
 
+pub mod chan;
 pub mod runtime;
 
 #[cfg(not(loom))]
@@ -76,6 +77,10 @@ mod coroutine;
 #[cfg(not(loom))]
 mod green;
 
+pub use crate::chan::{
+    Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
+    TrySendError, bounded, unbounded,
+};
 #[cfg(not(loom))]
 pub use crate::green::{
     Builder, Green, JoinHandle, Scope, ScopedJoinHandle, current, scope, sleep, sleep_until, spawn,
