@@ -5,22 +5,98 @@
 //!   receiver.
 //! * `Array`: a ring of fixed capacity (`bounded(n)`, n >= 1), allocated
 //!   once.
-//! * `List`: unbounded (`unbounded()`). It grows as needed and gives memory
-//!   back as it drains: once it holds under a quarter of its capacity its
-//!   storage shrinks, so a channel that once held a million messages holds
-//!   a small allocation when drained.
+//! * `List`: unbounded (`unbounded()`). The ring doubles when full and
+//!   halves once under a quarter full (down to `LIST_MIN_CAPACITY`), so a
+//!   channel that once held a million messages holds a small allocation
+//!   when drained.
 //!
-//! Accessed only under the channel's lock.
+//! Messages move in and out of the ring with byte copies from and to
+//! [`Slot`]s, never through a message-sized temporary. Accessed only under
+//! the channel's lock.
 
-use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 
-/// Below this capacity an unbounded buffer never shrinks.
+use super::slot::Slot;
+
+/// Smallest ring of an unbounded buffer.
 const LIST_MIN_CAPACITY: usize = 32;
 
 pub(crate) enum Buffer<T> {
     Zero,
-    Array { queue: VecDeque<T>, cap: usize },
-    List(VecDeque<T>),
+    Array(Ring<T>),
+    List(Ring<T>),
+}
+
+/// A ring of `cells.len()` cells; `len` of them, from `head`, hold values.
+pub(crate) struct Ring<T> {
+    cells: Box<[MaybeUninit<T>]>,
+    head: usize,
+    len: usize,
+}
+
+impl<T> Ring<T> {
+    fn with_capacity(cap: usize) -> Ring<T> {
+        Ring {
+            cells: (0..cap).map(|_| MaybeUninit::uninit()).collect(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn cap(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Moves the message out of `src` into the tail; the caller checked
+    /// there is room.
+    fn push_from(&mut self, src: &mut Slot<T>) {
+        assert!(self.len < self.cap());
+        let i = (self.head + self.len) % self.cap();
+        // SAFETY: cell `i` is past the `len` live cells, so it holds no value.
+        unsafe { src.move_into(self.cells[i].as_mut_ptr()) };
+        self.len += 1;
+    }
+
+    /// Moves the head's message into the empty `dst`.
+    fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        let i = self.head;
+        // SAFETY: the head cell holds a value; we move it out and retire
+        // the cell just below.
+        unsafe { dst.move_from(self.cells[i].as_ptr()) };
+        self.head = (self.head + 1) % self.cap();
+        self.len -= 1;
+        true
+    }
+
+    /// Moves every value into a ring of `cap` cells (`cap >= len`).
+    fn resize(&mut self, cap: usize) {
+        let mut next = Ring::with_capacity(cap);
+        for k in 0..self.len {
+            let i = (self.head + k) % self.cap();
+            // SAFETY: cell `i` is live and moved exactly once; cell `k` of
+            // the new ring is free. `self.len` is reset below so nothing is
+            // dropped twice.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.cells[i].as_ptr(), next.cells[k].as_mut_ptr(), 1)
+            };
+        }
+        next.len = self.len;
+        self.len = 0;
+        *self = next;
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        for k in 0..self.len {
+            let i = (self.head + k) % self.cap();
+            // SAFETY: the `len` cells from `head` are live; each dropped once.
+            unsafe { self.cells[i].assume_init_drop() };
+        }
+    }
 }
 
 impl<T> Buffer<T> {
@@ -28,22 +104,19 @@ impl<T> Buffer<T> {
         if cap == 0 {
             Buffer::Zero
         } else {
-            Buffer::Array {
-                queue: VecDeque::with_capacity(cap),
-                cap,
-            }
+            Buffer::Array(Ring::with_capacity(cap))
         }
     }
 
     pub(crate) fn unbounded() -> Buffer<T> {
-        Buffer::List(VecDeque::new())
+        Buffer::List(Ring::with_capacity(LIST_MIN_CAPACITY))
     }
 
     /// `None` for unbounded.
     pub(crate) fn capacity(&self) -> Option<usize> {
         match self {
             Buffer::Zero => Some(0),
-            Buffer::Array { cap, .. } => Some(*cap),
+            Buffer::Array(r) => Some(r.cap()),
             Buffer::List(_) => None,
         }
     }
@@ -51,47 +124,59 @@ impl<T> Buffer<T> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Buffer::Zero => 0,
-            Buffer::Array { queue, .. } | Buffer::List(queue) => queue.len(),
+            Buffer::Array(r) | Buffer::List(r) => r.len,
         }
     }
 
     pub(crate) fn is_full(&self) -> bool {
         match self {
             Buffer::Zero => true,
-            Buffer::Array { queue, cap } => queue.len() == *cap,
+            Buffer::Array(r) => r.len == r.cap(),
             Buffer::List(_) => false,
         }
     }
 
-    /// Appends `msg`; the caller checked `!is_full()`.
-    pub(crate) fn push(&mut self, msg: T) {
+    /// Moves the message in `src` to the tail; the caller checked
+    /// `!is_full()`.
+    pub(crate) fn push_from(&mut self, src: &mut Slot<T>) {
         match self {
             Buffer::Zero => unreachable!("push to a zero-capacity buffer"),
-            Buffer::Array { queue, .. } | Buffer::List(queue) => queue.push_back(msg),
+            Buffer::Array(r) => r.push_from(src),
+            Buffer::List(r) => {
+                if r.len == r.cap() {
+                    r.resize(2 * r.cap());
+                }
+                r.push_from(src);
+            }
         }
     }
 
-    pub(crate) fn pop(&mut self) -> Option<T> {
+    /// Moves the head message into the empty `dst`; `false` if empty.
+    pub(crate) fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
         match self {
-            Buffer::Zero => None,
-            Buffer::Array { queue, .. } => queue.pop_front(),
-            Buffer::List(queue) => {
-                let msg = queue.pop_front();
-                let cap = queue.capacity();
-                if cap > LIST_MIN_CAPACITY && queue.len() < cap / 4 {
-                    queue.shrink_to((cap / 2).max(LIST_MIN_CAPACITY));
+            Buffer::Zero => false,
+            Buffer::Array(r) => r.pop_into(dst),
+            Buffer::List(r) => {
+                let got = r.pop_into(dst);
+                if r.cap() > LIST_MIN_CAPACITY && r.len < r.cap() / 4 {
+                    r.resize((r.cap() / 2).max(LIST_MIN_CAPACITY));
                 }
-                msg
+                got
             }
         }
     }
 
     /// Takes every buffered message out (to drop them outside the lock).
-    pub(crate) fn take_all(&mut self) -> VecDeque<T> {
+    pub(crate) fn take_all(&mut self) -> Option<Ring<T>> {
         match self {
-            Buffer::Zero => VecDeque::new(),
-            Buffer::Array { queue, .. } => std::mem::take(queue),
-            Buffer::List(queue) => std::mem::take(queue),
+            Buffer::Zero => None,
+            Buffer::Array(r) | Buffer::List(r) => {
+                let cap = r.cap();
+                Some(std::mem::replace(
+                    r,
+                    Ring::with_capacity(cap.min(LIST_MIN_CAPACITY)),
+                ))
+            }
         }
     }
 }
@@ -100,28 +185,57 @@ impl<T> Buffer<T> {
 mod tests {
     use super::*;
 
+    fn push(b: &mut Buffer<u32>, v: u32) {
+        b.push_from(&mut Slot::new(v));
+    }
+
+    fn pop(b: &mut Buffer<u32>) -> Option<u32> {
+        let mut s = Slot::empty();
+        b.pop_into(&mut s).then(|| s.take())
+    }
+
     #[test]
     fn list_gives_memory_back_after_a_burst() {
         let mut b = Buffer::unbounded();
         for i in 0..1_000_000 {
-            b.push(i);
+            push(&mut b, i);
         }
         for i in 0..1_000_000 {
-            assert_eq!(b.pop(), Some(i));
+            assert_eq!(pop(&mut b), Some(i));
         }
-        let Buffer::List(q) = &b else { unreachable!() };
-        assert!(q.capacity() <= 4 * LIST_MIN_CAPACITY, "{}", q.capacity());
+        let Buffer::List(r) = &b else { unreachable!() };
+        assert!(r.cap() <= 4 * LIST_MIN_CAPACITY, "{}", r.cap());
     }
 
     #[test]
-    fn array_is_bounded_and_zero_is_always_full() {
+    fn array_is_bounded_fifo_and_zero_is_always_full() {
         let mut b = Buffer::bounded(2);
         assert!(!b.is_full());
-        b.push(1);
-        b.push(2);
+        push(&mut b, 1);
+        push(&mut b, 2);
         assert!(b.is_full());
-        assert_eq!(b.pop(), Some(1));
+        assert_eq!(pop(&mut b), Some(1));
+        push(&mut b, 3);
+        assert_eq!(pop(&mut b), Some(2));
+        assert_eq!(pop(&mut b), Some(3));
+        assert_eq!(pop(&mut b), None);
         assert_eq!(Buffer::<u8>::bounded(0).capacity(), Some(0));
         assert!(Buffer::<u8>::bounded(0).is_full());
+    }
+
+    #[test]
+    fn buffered_values_are_dropped_once() {
+        use std::rc::Rc;
+        let rc = Rc::new(());
+        let mut b = Buffer::unbounded();
+        for _ in 0..100 {
+            b.push_from(&mut Slot::new(rc.clone()));
+        }
+        let mut s = Slot::empty();
+        assert!(b.pop_into(&mut s));
+        drop(s);
+        assert_eq!(Rc::strong_count(&rc), 100);
+        drop(b);
+        assert_eq!(Rc::strong_count(&rc), 1);
     }
 }

@@ -33,11 +33,25 @@
 use std::time::Instant;
 
 use super::buffer::Buffer;
-use super::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use super::slot::Slot;
 use super::waiter::{CLOSED, DONE, WAITING, WaitQueue, Waiter};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::runtime::parking::{self, Unparker};
+
+/// Why an operation did not complete. The message of a failed send stays
+/// in the caller's slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// A send found the buffer full (or no receiver, unbuffered); a receive
+    /// found nothing.
+    Full,
+    /// The channel is closed (for a receive: closed and drained) or, for a
+    /// send, every receiver is gone.
+    Closed,
+    /// The deadline passed.
+    Timeout,
+}
 
 /// The state shared by every handle of one channel.
 pub(crate) struct Channel<T> {
@@ -116,57 +130,65 @@ impl<T> Channel<T> {
         self.inner.lock()
     }
 
-    /// Reserve step of a send. Caller holds the lock; returns the receiver
-    /// to wake after unlocking, if the message went to one.
+    /// Reserve step of a send: moves the message out of `slot` to a waiting
+    /// receiver or the buffer. Caller holds the lock; returns the receiver
+    /// to wake after unlocking. On failure the message stays in `slot`.
     fn try_send_locked(
         &self,
         inner: &mut Inner<T>,
-        msg: T,
-    ) -> Result<Option<Unparker>, TrySendError<T>> {
+        slot: &mut Slot<T>,
+    ) -> Result<Option<Unparker>, Fail> {
         debug_assert!(
             inner.sendq.is_empty() || inner.recvq.is_empty(),
             "invariant 1"
         );
         if inner.closed || inner.no_receivers {
-            return Err(TrySendError::Closed(msg));
+            return Err(Fail::Closed);
         }
-        let msg = match inner.recvq.pop_receiver(msg) {
-            Ok(done) => return Ok(Some(done.finish(DONE))),
-            Err(msg) => msg,
-        };
+        if let Some(done) = inner.recvq.pop_receiver_from(slot) {
+            return Ok(Some(done.finish(DONE)));
+        }
         if inner.buf.is_full() {
-            return Err(TrySendError::Full(msg));
+            return Err(Fail::Full);
         }
-        inner.buf.push(msg);
+        inner.buf.push_from(slot);
         self.len.store(inner.buf.len(), Ordering::Relaxed);
         Ok(None)
     }
 
-    /// Reserve step of a receive. Caller holds the lock; returns the
-    /// message and the sender to wake after unlocking, if one unblocked.
-    fn try_recv_locked(&self, inner: &mut Inner<T>) -> Result<(T, Option<Unparker>), TryRecvError> {
-        if let Some(msg) = inner.buf.pop() {
+    /// Reserve step of a receive: moves a message into `out` (empty).
+    /// Caller holds the lock; returns the sender to wake after unlocking,
+    /// if one unblocked.
+    fn try_recv_locked(
+        &self,
+        inner: &mut Inner<T>,
+        out: &mut Slot<T>,
+    ) -> Result<Option<Unparker>, Fail> {
+        if inner.buf.pop_into(out) {
             // Room now: the oldest blocked sender's message joins the tail.
-            let wake = inner.sendq.pop_sender().map(|(m, done)| {
-                inner.buf.push(m);
+            let mut moved = Slot::empty();
+            let wake = inner.sendq.pop_sender_into(&mut moved).map(|done| {
+                inner.buf.push_from(&mut moved);
                 done.finish(DONE)
             });
             self.len.store(inner.buf.len(), Ordering::Relaxed);
-            return Ok((msg, wake));
+            return Ok(wake);
         }
-        if let Some((msg, done)) = inner.sendq.pop_sender() {
-            return Ok((msg, Some(done.finish(DONE))));
+        if let Some(done) = inner.sendq.pop_sender_into(out) {
+            return Ok(Some(done.finish(DONE)));
         }
         if inner.closed {
-            Err(TryRecvError::Closed)
+            Err(Fail::Closed)
         } else {
-            Err(TryRecvError::Empty)
+            Err(Fail::Full)
         }
     }
 
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+    /// Sends the message in `slot` without blocking; on failure it stays
+    /// there.
+    pub(crate) fn try_send(&self, slot: &mut Slot<T>) -> Result<(), Fail> {
         let mut inner = self.lock();
-        let wake = self.try_send_locked(&mut inner, msg)?;
+        let wake = self.try_send_locked(&mut inner, slot)?;
         drop(inner);
         if let Some(u) = wake {
             u.unpark();
@@ -174,25 +196,23 @@ impl<T> Channel<T> {
         Ok(())
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// Receives into `out` without blocking (`Fail::Full` means empty).
+    pub(crate) fn try_recv(&self, out: &mut Slot<T>) -> Result<(), Fail> {
         let mut inner = self.lock();
-        let (msg, wake) = self.try_recv_locked(&mut inner)?;
+        let wake = self.try_recv_locked(&mut inner, out)?;
         drop(inner);
         if let Some(u) = wake {
             u.unpark();
         }
-        Ok(msg)
+        Ok(())
     }
 
-    /// Sends, blocking until a receiver or buffer space takes the message,
-    /// the channel closes, or `deadline` passes.
-    pub(crate) fn send(
-        &self,
-        msg: T,
-        deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
+    /// Sends the message in `slot`, blocking until a receiver or buffer
+    /// space takes it, the channel closes, or `deadline` passes (then the
+    /// message stays in `slot`).
+    pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         let mut inner = self.lock();
-        let msg = match self.try_send_locked(&mut inner, msg) {
+        match self.try_send_locked(&mut inner, slot) {
             Ok(wake) => {
                 drop(inner);
                 if let Some(u) = wake {
@@ -200,65 +220,63 @@ impl<T> Channel<T> {
                 }
                 return Ok(());
             }
-            Err(TrySendError::Closed(m)) => return Err(SendTimeoutError::Closed(m)),
-            Err(TrySendError::Full(m)) => m,
-        };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(SendTimeoutError::Timeout(msg));
+            Err(Fail::Full) => {}
+            Err(e) => return Err(e),
         }
-        let waiter = Waiter::new(Some(msg));
-        // SAFETY: `waiter` stays in this frame, which does not return (nor
-        // unwind, thanks to `guard`) before it left the queue.
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Fail::Timeout);
+        }
+        let waiter = Waiter::new(slot);
+        // SAFETY: `waiter` (and `slot`) stay alive in this frame, which does
+        // not return (nor unwind, thanks to the guard) before it left the
+        // queue.
         unsafe { inner.sendq.push(&waiter) };
         drop(inner);
-        let guard = Dequeue {
+        let state = Dequeue {
             chan: self,
             waiter: &waiter,
             send: true,
-        };
-        let state = guard.wait(deadline);
+        }
+        .wait(deadline);
         match state {
             DONE => Ok(()),
-            CLOSED => Err(SendTimeoutError::Closed(
-                waiter.take_slot().expect("message back"),
-            )),
-            _ => Err(SendTimeoutError::Timeout(
-                waiter.take_slot().expect("message back"),
-            )),
+            CLOSED => Err(Fail::Closed),
+            _ => Err(Fail::Timeout),
         }
     }
 
-    /// Receives, blocking until a message arrives, the channel is closed
-    /// and drained, or `deadline` passes.
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    /// Receives into `out`, blocking until a message arrives, the channel
+    /// is closed and drained, or `deadline` passes.
+    pub(crate) fn recv(&self, out: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         let mut inner = self.lock();
-        match self.try_recv_locked(&mut inner) {
-            Ok((msg, wake)) => {
+        match self.try_recv_locked(&mut inner, out) {
+            Ok(wake) => {
                 drop(inner);
                 if let Some(u) = wake {
                     u.unpark();
                 }
-                return Ok(msg);
+                return Ok(());
             }
-            Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
-            Err(TryRecvError::Empty) => {}
+            Err(Fail::Full) => {}
+            Err(e) => return Err(e),
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            return Err(Fail::Timeout);
         }
-        let waiter = Waiter::new(None);
+        let waiter = Waiter::new(out);
         // SAFETY: as in `send`.
         unsafe { inner.recvq.push(&waiter) };
         drop(inner);
-        let guard = Dequeue {
+        let state = Dequeue {
             chan: self,
             waiter: &waiter,
             send: false,
-        };
-        match guard.wait(deadline) {
-            DONE => Ok(waiter.take_slot().expect("a delivered message")),
-            CLOSED => Err(RecvTimeoutError::Closed),
-            _ => Err(RecvTimeoutError::Timeout),
+        }
+        .wait(deadline);
+        match state {
+            DONE => Ok(()),
+            CLOSED => Err(Fail::Closed),
+            _ => Err(Fail::Timeout),
         }
     }
 

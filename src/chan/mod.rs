@@ -12,6 +12,7 @@
 mod buffer;
 mod channel;
 mod err;
+mod slot;
 mod waiter;
 
 pub use self::err::{
@@ -22,7 +23,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use self::buffer::Buffer;
-use self::channel::Channel;
+use self::channel::{Channel, Fail};
+use self::slot::Slot;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -55,6 +57,16 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 fn new<T>(buf: Buffer<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Channel::new(buf));
     (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The message of a failed send, still in its slot.
+fn back<T>(mut slot: Slot<T>) -> T {
+    slot.take()
+}
+
+/// The message of a successful receive.
+fn received<T>(mut out: Slot<T>) -> T {
+    out.take()
 }
 
 fn deadline_after(timeout: Duration) -> Option<Instant> {
@@ -101,9 +113,13 @@ impl<T> Sender<T> {
     /// assert_eq!(h.join().unwrap(), 42);
     /// ```
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.chan
-            .send(msg, None)
-            .map_err(|e| SendError(e.into_inner()))
+        // The message stays in this one slot until it reaches its
+        // destination (no message-sized copies down the call chain).
+        let mut slot = Slot::new(msg);
+        match self.chan.send(&mut slot, None) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(SendError(back(slot))),
+        }
     }
 
     /// Sends `msg` if that can be done without blocking.
@@ -116,7 +132,12 @@ impl<T> Sender<T> {
     /// assert!(tx.try_send(3).unwrap_err().is_closed());
     /// ```
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        self.chan.try_send(msg)
+        let mut slot = Slot::new(msg);
+        match self.chan.try_send(&mut slot) {
+            Ok(()) => Ok(()),
+            Err(Fail::Full) => Err(TrySendError::Full(back(slot))),
+            Err(_) => Err(TrySendError::Closed(back(slot))),
+        }
     }
 
     /// Like [`Sender::send`], giving up after `timeout`.
@@ -127,7 +148,7 @@ impl<T> Sender<T> {
     /// assert!(tx.send_timeout(1, Duration::from_millis(5)).unwrap_err().is_timeout());
     /// ```
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(msg, deadline_after(timeout))
+        self.send_until(msg, deadline_after(timeout))
     }
 
     /// Like [`Sender::send`], giving up at `deadline`.
@@ -141,7 +162,16 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv(), Ok(1));
     /// ```
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send(msg, Some(deadline))
+        self.send_until(msg, Some(deadline))
+    }
+
+    fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut slot = Slot::new(msg);
+        match self.chan.send(&mut slot, deadline) {
+            Ok(()) => Ok(()),
+            Err(Fail::Closed) => Err(SendTimeoutError::Closed(back(slot))),
+            Err(_) => Err(SendTimeoutError::Timeout(back(slot))),
+        }
     }
 
     /// Closes the channel, for every handle: receivers drain what is
@@ -238,7 +268,11 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(5));
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan.recv(None).map_err(|_| RecvError)
+        let mut out = Slot::empty();
+        match self.chan.recv(&mut out, None) {
+            Ok(()) => Ok(received(out)),
+            Err(_) => Err(RecvError),
+        }
     }
 
     /// Receives a message if one is ready.
@@ -250,7 +284,12 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        let mut out = Slot::empty();
+        match self.chan.try_recv(&mut out) {
+            Ok(()) => Ok(received(out)),
+            Err(Fail::Full) => Err(TryRecvError::Empty),
+            Err(_) => Err(TryRecvError::Closed),
+        }
     }
 
     /// Like [`Receiver::recv`], giving up after `timeout`.
@@ -261,7 +300,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.recv_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.chan.recv(deadline_after(timeout))
+        self.recv_until(deadline_after(timeout))
     }
 
     /// Like [`Receiver::recv`], giving up at `deadline`.
@@ -273,7 +312,16 @@ impl<T> Receiver<T> {
     /// assert_eq!(r, Err(goro::RecvTimeoutError::Timeout));
     /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.chan.recv(Some(deadline))
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut out = Slot::empty();
+        match self.chan.recv(&mut out, deadline) {
+            Ok(()) => Ok(received(out)),
+            Err(Fail::Closed) => Err(RecvTimeoutError::Closed),
+            Err(_) => Err(RecvTimeoutError::Timeout),
+        }
     }
 
     /// A blocking iterator over received messages; it ends when the channel

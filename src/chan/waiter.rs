@@ -1,11 +1,15 @@
 //! A blocked channel operation (Go's `sudog`) and the FIFO queues of them.
 //!
 //! A [`Waiter`] lives on the stack of the green thread or OS thread that
-//! blocks; the channel's wait queues hold pointers to it. Protocol (all
-//! queue operations under the channel's lock):
+//! blocks, next to the message slot it points to (the sender's message, or
+//! where the receiver's message goes); the channel's wait queues hold
+//! pointers to it. A message is never copied into the waiter: it moves
+//! once, from the sender's slot to its destination, which keeps large
+//! messages from filling small green-thread stacks. Protocol (all queue
+//! operations under the channel's lock):
 //!
-//! 1. The blocked party creates its waiter (a sender puts its message in
-//!    `slot`), pushes it on `sendq`/`recvq`, unlocks, and parks until
+//! 1. The blocked party creates its waiter over its slot (a sender's holds
+//!    the message), pushes it on `sendq`/`recvq`, unlocks, and parks until
 //!    `state` leaves WAITING.
 //! 2. A peer that completes the operation pops the waiter, moves the
 //!    message (into `slot` for a receiver, out of it for a sender), takes
@@ -24,6 +28,7 @@
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 
+use super::slot::Slot;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::runtime::parking::Unparker;
@@ -38,19 +43,22 @@ pub(crate) const CLOSED: u8 = 2;
 /// One blocked send or receive.
 pub(crate) struct Waiter<T> {
     state: AtomicU8,
-    /// A sender's message until a receiver takes it; a receiver's message
-    /// once a sender delivers it. Accessed under the channel's lock while
-    /// WAITING, by the owner alone after.
-    slot: UnsafeCell<Option<T>>,
+    /// The owner's message slot: a sender's message until a receiver takes
+    /// it; a receiver's message once a sender delivers it. Accessed under
+    /// the channel's lock while WAITING, by the owner alone after (through
+    /// its own `&mut`, once the waiter is gone).
+    slot: NonNull<Slot<T>>,
     /// Taken by the peer that completes or closes the operation.
     unparker: UnsafeCell<Option<Unparker>>,
 }
 
 impl<T> Waiter<T> {
-    pub(crate) fn new(msg: Option<T>) -> Waiter<T> {
+    /// A waiter over `slot`, which must outlive it (the owner's frame holds
+    /// both).
+    pub(crate) fn new(slot: &mut Slot<T>) -> Waiter<T> {
         Waiter {
             state: AtomicU8::new(WAITING),
-            slot: UnsafeCell::new(msg),
+            slot: NonNull::from(slot),
             unparker: UnsafeCell::new(Some(Unparker::current())),
         }
     }
@@ -58,16 +66,6 @@ impl<T> Waiter<T> {
     /// The owner's view of the state (acquire: sees the peer's message).
     pub(crate) fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
-    }
-
-    /// The owner takes the message back (a sender whose send failed) or
-    /// receives it. Only after the state left WAITING, or while the owner
-    /// holds the channel's lock.
-    pub(crate) fn take_slot(&self) -> Option<T> {
-        // SAFETY: by the module protocol the owner is the only party that
-        // touches the slot once the state left WAITING, and under the lock
-        // no peer touches it concurrently.
-        self.slot.with_mut(|s| unsafe { (*s).take() })
     }
 }
 
@@ -109,31 +107,27 @@ impl<T> WaitQueue<T> {
         }
     }
 
-    /// Step 2, for a receiver that will take a sender's message: pops the
-    /// oldest sender and takes its message. Caller holds the channel's lock
-    /// and must call [`Completion::finish`] on the result.
-    pub(crate) fn pop_sender(&mut self) -> Option<(T, Completion<T>)> {
+    /// Step 2, for a receiver taking a sender's message: pops the oldest
+    /// sender and moves its message into `dst` (which is empty). Caller
+    /// holds the channel's lock and must call [`Completion::finish`].
+    pub(crate) fn pop_sender_into(&mut self, dst: &mut Slot<T>) -> Option<Completion<T>> {
         let w = self.queue.pop_front()?;
-        // SAFETY: a queued waiter is valid and WAITING (module protocol);
-        // under the lock we are the only one touching its slot.
-        let msg = unsafe { w.as_ref() }
-            .take_slot()
-            .expect("a blocked sender holds its message");
-        Some((msg, Completion { waiter: w }))
+        // SAFETY: a queued waiter is WAITING, so it and the slot it points
+        // to are valid (module protocol), and under the lock we are the only
+        // one touching that slot.
+        unsafe { (*w.as_ref().slot.as_ptr()).move_to(dst) };
+        Some(Completion { waiter: w })
     }
 
     /// Step 2, for a sender delivering to a blocked receiver: pops the
-    /// oldest receiver and gives it `msg`; or hands `msg` back if none
-    /// waits. Caller holds the lock and must call [`Completion::finish`].
-    pub(crate) fn pop_receiver(&mut self, msg: T) -> Result<Completion<T>, T> {
-        let Some(w) = self.queue.pop_front() else {
-            return Err(msg);
-        };
-        // SAFETY: as in `pop_sender`.
-        unsafe { w.as_ref() }
-            .slot
-            .with_mut(|s| unsafe { *s = Some(msg) });
-        Ok(Completion { waiter: w })
+    /// oldest receiver and moves the message from `src` into its slot.
+    /// Returns `None` (and leaves `src` alone) if no receiver waits. Caller
+    /// holds the lock and must call [`Completion::finish`].
+    pub(crate) fn pop_receiver_from(&mut self, src: &mut Slot<T>) -> Option<Completion<T>> {
+        let w = self.queue.pop_front()?;
+        // SAFETY: as in `pop_sender_into`; the receiver's slot is empty.
+        unsafe { src.move_to(&mut *w.as_ref().slot.as_ptr()) };
+        Some(Completion { waiter: w })
     }
 
     /// Pops every waiter, to be finished as CLOSED (a closing channel).
