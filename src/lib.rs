@@ -1,18 +1,22 @@
 //! goro: Go's concurrency model for Rust.
 //!
 //! Green threads ("goroutines") run on an M:N work-stealing scheduler. A
-//! green thread that blocks (joining another, sleeping, and in coming
-//! releases channels, select, locks and sockets) parks and hands its OS
-//! thread to the next runnable one, so plain blocking code scales to
-//! hundreds of thousands of concurrent green threads, with no
-//! `async`/`await`.
+//! green thread that blocks (on a channel, joining another, sleeping) parks
+//! and hands its OS thread to the next runnable one, so plain blocking code
+//! scales to hundreds of thousands of concurrent green threads, with no
+//! `async`/`await`. The same channels work from plain OS threads.
 //!
 //! ```
-//! let squares = goro::run(|| {
-//!     let handles: Vec<_> = (1..=4u64).map(|i| goro::go!(move || i * i)).collect();
-//!     handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+//! let total = goro::run(|| {
+//!     let (tx, rx) = goro::bounded(0); // unbuffered, like make(chan u64)
+//!     for i in 1..=4u64 {
+//!         let tx = tx.clone();
+//!         goro::go!(move || tx.send(i * i).unwrap());
+//!     }
+//!     drop(tx); // the channel closes when the last sender is gone
+//!     rx.iter().sum::<u64>()
 //! });
-//! assert_eq!(squares, [1, 4, 9, 16]);
+//! assert_eq!(total, 30);
 //! ```
 //!
 //! # A tour
@@ -22,6 +26,9 @@
 //! * [`go!`] and [`spawn`] start a green thread and return a
 //!   [`JoinHandle`]; [`Builder`] names it or sizes its stack; [`scope`]
 //!   lets green threads borrow.
+//! * [`bounded`] and [`unbounded`] make channels ([`Sender`], [`Receiver`]):
+//!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
+//!   message handed back in the error when a send fails.
 //! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.
 //! * [`runtime::Builder`] configures a [`runtime::Runtime`] (workers, stack
 //!   size) for `block_on`, `spawn` and `dump`.

@@ -33,10 +33,10 @@
 use std::time::Instant;
 
 use super::buffer::Buffer;
+use super::lock::Lock;
 use super::slot::Slot;
 use super::waiter::{CLOSED, DONE, WAITING, WaitQueue, Waiter};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::loom::sync::{Mutex, MutexGuard};
 use crate::runtime::parking::{self, Unparker};
 
 /// Why an operation did not complete. The message of a failed send stays
@@ -55,7 +55,7 @@ pub(crate) enum Fail {
 
 /// The state shared by every handle of one channel.
 pub(crate) struct Channel<T> {
-    inner: Mutex<Inner<T>>,
+    inner: Lock<Inner<T>>,
     /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
     closed: AtomicBool,
     /// Mirrors the buffer's length for lock-free `len`.
@@ -100,7 +100,7 @@ impl<T> Channel<T> {
     pub(crate) fn new(buf: Buffer<T>) -> Channel<T> {
         Channel {
             cap: buf.capacity(),
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 buf,
                 sendq: WaitQueue::new(),
                 recvq: WaitQueue::new(),
@@ -126,7 +126,7 @@ impl<T> Channel<T> {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+    fn lock(&self) -> impl std::ops::DerefMut<Target = Inner<T>> + '_ {
         self.inner.lock()
     }
 

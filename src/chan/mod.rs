@@ -12,6 +12,7 @@
 mod buffer;
 mod channel;
 mod err;
+mod lock;
 mod slot;
 mod waiter;
 
