@@ -9,8 +9,11 @@
 //!   thread, task or coroutine) waiting for all of them like Go's
 //!   `WaitGroup` (an atomic countdown; the last finisher wakes the
 //!   spawner). The reported time is per green thread. A batch is 100,000
-//!   green threads (1,000,000 with `GORO_BENCH_FULL=1`), 10,000 OS threads
-//!   for `std_thread` (joined).
+//!   green threads (1,000,000 with `GORO_BENCH_FULL=1`) for goro and tokio,
+//!   10,000 coroutines for may (each may stack is an mmap plus an mprotect
+//!   guard page, two of the default `vm.max_map_count` of 65530 maps, and
+//!   with 100,000 in flight may's stack allocation fails), 10,000 OS
+//!   threads for `std_thread` (joined).
 //!
 //! may's configuration is global and fixed at its first use, so each may
 //! case runs in a child process (this binary re-executed with the same
@@ -34,6 +37,13 @@ const MAY_CHILD_ENV: &str = "GORO_BENCH_MAY_CHILD";
 
 /// OS threads per `spawn/std_thread` batch.
 const THREAD_BATCH: usize = 10_000;
+
+/// Coroutines per `spawn/may` batch (see the top of the file).
+const MAY_BATCH: usize = 10_000;
+
+/// A may child process taking longer than this is killed (may can hang
+/// instead of exiting when it runs out of memory maps).
+const MAY_CHILD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Green threads per spawn batch.
 fn green_batch() -> usize {
@@ -66,13 +76,27 @@ fn per_switch(elapsed: Duration, iters: u64, done: u64) -> Duration {
 /// `--test`/`--list` carry over) for one may case.
 fn run_may_child(case: &str) {
     let exe = std::env::current_exe().expect("current_exe");
-    let status = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(std::env::args_os().skip(1))
         .env(MAY_CHILD_ENV, case)
-        .status()
+        .spawn()
         .expect("starting the may child process");
-    if !status.success() {
-        eprintln!("may {case} benchmark failed: {status}");
+    let deadline = Instant::now() + MAY_CHILD_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the may child") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => println!("may {case} benchmark failed: {s}"),
+        None => println!("may {case} benchmark failed: killed after {MAY_CHILD_TIMEOUT:?}"),
     }
 }
 
@@ -246,7 +270,7 @@ fn spawn(c: &mut Criterion) {
                 batched(iters, n, |n| {
                     // The spawner is a task on a worker, as goro's and Go's
                     // are, not block_on's thread.
-                    rt.block_on(tokio::spawn(async move {
+                    rt.block_on(rt.spawn(async move {
                         let start = Instant::now();
                         let cd = Countdown::new(n, tokio::sync::Notify::new());
                         for _ in 0..n {
@@ -266,6 +290,8 @@ fn spawn(c: &mut Criterion) {
         });
         drop(rt);
 
+        // An OS thread costs ~100 us here (a batch ~1 s): time for 10.
+        g.measurement_time(Duration::from_secs(12));
         g.bench_function("std_thread", |b| {
             b.iter_custom(|iters| {
                 batched(iters, THREAD_BATCH, |n| {
@@ -295,11 +321,10 @@ fn spawn(c: &mut Criterion) {
 /// In the child: `spawn/may` on 2 may workers.
 fn may_spawn(c: &mut Criterion) {
     may::config().set_workers(2);
-    let n = green_batch();
     let mut g = spawn_group(c);
     g.bench_function("may", |b| {
         b.iter_custom(|iters| {
-            batched(iters, n, |n| {
+            batched(iters, MAY_BATCH, |n| {
                 may::go!(move || {
                     let start = Instant::now();
                     let cd = Countdown::new(n, may::sync::SyncFlag::new());

@@ -5,11 +5,11 @@ use std::process::{Command, Output};
 
 /// Environment variable that tells a re-run test binary which child role
 /// to play.
-pub const CHILD_ENV: &str = "GORO_TEST_CHILD";
+pub(crate) const CHILD_ENV: &str = "GORO_TEST_CHILD";
 
 /// Re-runs the current test binary, running only `test` (its full path,
 /// e.g. `overflow::child`), with `GORO_TEST_CHILD=role` and extra `env`.
-pub fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
+pub(crate) fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
@@ -22,11 +22,11 @@ pub fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
 }
 
 /// The child role this process was started with, if any.
-pub fn child_role() -> Option<String> {
+pub(crate) fn child_role() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
 }
 
 /// A runtime with `n` workers.
-pub fn rt(n: usize) -> goro::runtime::Runtime {
+pub(crate) fn rt(n: usize) -> goro::runtime::Runtime {
     goro::runtime::Builder::new().workers(n).build().unwrap()
 }

@@ -1,0 +1,500 @@
+//! The "1,000,000 parked green threads" benchmark of issue 2, goro beside
+//! may, tokio and Go in one run.
+//!
+//! For each system, in its own child process (this binary re-executed with
+//! `--parked-child <system> <N>`, so each resident-memory figure is that
+//! system's alone), on 2 workers:
+//! 1. spawn N green threads (coroutines, tasks, goroutines) that each count
+//!    their arrival and then park on one shared one-shot event (goro: a
+//!    `Gate`; may: a `SyncFlag`; tokio: a `Notify`; Go: a channel receive);
+//!    "spawn ms" runs until all N have arrived;
+//! 2. after 20 ms more (for the last arrivals to park), read `VmRSS` +
+//!    `VmPTE` from `/proc/self/status`, subtract the figure read before
+//!    spawning, divide by N: "KiB per parked";
+//! 3. open the event (`Gate::open`, `SyncFlag::fire`,
+//!    `Notify::notify_waiters`, `close(ch)`); "wake ms" runs until all N
+//!    have finished (a countdown; the last one wakes the spawner).
+//!
+//! goro runs twice: with the default stack size and with 64 KiB stacks. A
+//! system that fails (may runs out of memory maps under the default
+//! `vm.max_map_count`: two per stack) is reported as failed, with its
+//! error. Go's side is `benches/go/main.go` (`parked N`), built with
+//! `go build` when `go` is on the PATH.
+//!
+//! Run: `cargo bench --bench parked` (N = 1,000,000; `PARKED_N=100000` to
+//! override; a further argument keeps only the systems whose name contains
+//! it, e.g. `cargo bench --bench parked -- goro`). The markdown table is
+//! printed and written to `target/parked.md`. Without `--bench` (e.g.
+//! under `cargo test --benches`) it is a smoke run: N = 1,000, no Go, no
+//! file.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The argument that makes this binary a child measuring one system.
+const CHILD_ARG: &str = "--parked-child";
+
+/// A child taking longer than this is killed and reported as failed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Time for the last arrivals to get from the count to the park.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// The systems measured, in table order: (key, label).
+const SYSTEMS: &[(&str, &str)] = &[
+    ("goro", "goro (default stack)"),
+    ("goro-64k", "goro (64 KiB stack)"),
+    ("may", "may (default 32 KiB stack)"),
+    ("tokio", "tokio"),
+    ("go", "Go"),
+];
+
+/// One child's result line: `parked n=.. spawn_ms=.. kib_per_parked=..
+/// wake_ms=..`, or `parked n=.. failed=<reason>`. Go prints the same.
+struct Measured {
+    spawn_ms: f64,
+    kib_per_parked: f64,
+    wake_ms: f64,
+}
+
+fn print_result(n: usize, m: &Measured) {
+    println!(
+        "parked n={n} spawn_ms={:.1} kib_per_parked={:.2} wake_ms={:.1}",
+        m.spawn_ms, m.kib_per_parked, m.wake_ms
+    );
+}
+
+/// Reports a failure from a child and ends it at once (green threads may
+/// still be parked; unwinding them all is not worth the wait).
+fn fail(n: usize, why: &str) -> ! {
+    println!("parked n={n} failed={}", why.replace('\n', " "));
+    std::process::exit(1);
+}
+
+/// `VmRSS` + `VmPTE` of this process, in KiB.
+fn rss_pte_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
+    status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS:") || l.starts_with("VmPTE:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn kib_per(before: u64, after: u64, n: usize) -> f64 {
+    after.saturating_sub(before) as f64 / n as f64
+}
+
+/// State shared by the spawner and every parked green thread of one
+/// system: arrivals, the event they park on, and the countdown whose last
+/// finisher fires `done`.
+struct Shared<E> {
+    arrived: AtomicUsize,
+    left: AtomicUsize,
+    event: E,
+    done: E,
+}
+
+impl<E: Default> Shared<E> {
+    fn new(n: usize) -> Arc<Self> {
+        Arc::new(Shared {
+            arrived: AtomicUsize::new(0),
+            left: AtomicUsize::new(n),
+            event: E::default(),
+            done: E::default(),
+        })
+    }
+}
+
+impl<E> Shared<E> {
+    fn arrive(&self) {
+        self.arrived.fetch_add(1, Ordering::Release);
+    }
+
+    fn all_arrived(&self, n: usize) -> bool {
+        self.arrived.load(Ordering::Acquire) == n
+    }
+
+    /// True for the last finisher.
+    fn finish(&self) -> bool {
+        self.left.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+}
+
+fn goro_child(n: usize, stack_size: Option<usize>) -> Measured {
+    use goro::__private::Gate;
+    let mut builder = goro::runtime::Builder::new();
+    builder.workers(2);
+    if let Some(s) = stack_size {
+        builder.stack_size(s);
+    }
+    let rt = builder
+        .build()
+        .unwrap_or_else(|e| fail(n, &format!("runtime: {e}")));
+    let m = rt.block_on(|| {
+        let sh = Shared::<Gate>::new(n);
+        let before = rss_pte_kib();
+        let start = Instant::now();
+        for i in 0..n {
+            let sh = sh.clone();
+            let spawned = goro::Builder::new().spawn(move || {
+                sh.arrive();
+                sh.event.wait();
+                if sh.finish() {
+                    sh.done.open();
+                }
+            });
+            if let Err(e) = spawned {
+                fail(n, &format!("spawn {i}: {e}"));
+            }
+        }
+        while !sh.all_arrived(n) {
+            goro::yield_now();
+        }
+        let spawn_ms = ms(start.elapsed());
+        goro::sleep(SETTLE);
+        let after = rss_pte_kib();
+        let start = Instant::now();
+        sh.event.open();
+        sh.done.wait();
+        Measured {
+            spawn_ms,
+            kib_per_parked: kib_per(before, after, n),
+            wake_ms: ms(start.elapsed()),
+        }
+    });
+    drop(rt);
+    m
+}
+
+fn may_child(n: usize) -> Measured {
+    use may::sync::SyncFlag;
+    may::config().set_workers(2);
+    let root = may::go!(move || {
+        let sh = Shared::<SyncFlag>::new(n);
+        let before = rss_pte_kib();
+        let start = Instant::now();
+        for i in 0..n {
+            let sh = sh.clone();
+            // may panics when it cannot map a stack.
+            let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                may::go!(move || {
+                    sh.arrive();
+                    sh.event.wait();
+                    if sh.finish() {
+                        sh.done.fire();
+                    }
+                })
+            }));
+            if let Err(p) = spawned {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                fail(n, &format!("spawn {i}: {why}"));
+            }
+        }
+        while !sh.all_arrived(n) {
+            may::coroutine::yield_now();
+        }
+        let spawn_ms = ms(start.elapsed());
+        may::coroutine::sleep(SETTLE);
+        let after = rss_pte_kib();
+        let start = Instant::now();
+        sh.event.fire();
+        sh.done.wait();
+        Measured {
+            spawn_ms,
+            kib_per_parked: kib_per(before, after, n),
+            wake_ms: ms(start.elapsed()),
+        }
+    });
+    root.join()
+        .unwrap_or_else(|_| fail(n, "the spawning coroutine panicked"))
+}
+
+fn tokio_child(n: usize) -> Measured {
+    use tokio::sync::Notify;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap_or_else(|e| fail(n, &format!("runtime: {e}")));
+    // The spawner is a task on a worker, like goro's and Go's.
+    let root = rt.spawn(async move {
+        let sh = Shared::<Notify>::new(n);
+        let before = rss_pte_kib();
+        let start = Instant::now();
+        for _ in 0..n {
+            let sh = sh.clone();
+            drop(tokio::spawn(async move {
+                let mut notified = std::pin::pin!(sh.event.notified());
+                // Registered before counting the arrival, so
+                // `notify_waiters` finds every arrived task.
+                notified.as_mut().enable();
+                sh.arrive();
+                notified.await;
+                if sh.finish() {
+                    sh.done.notify_one();
+                }
+            }));
+        }
+        while !sh.all_arrived(n) {
+            tokio::task::yield_now().await;
+        }
+        let spawn_ms = ms(start.elapsed());
+        tokio::time::sleep(SETTLE).await;
+        let after = rss_pte_kib();
+        let start = Instant::now();
+        sh.event.notify_waiters();
+        sh.done.notified().await;
+        Measured {
+            spawn_ms,
+            kib_per_parked: kib_per(before, after, n),
+            wake_ms: ms(start.elapsed()),
+        }
+    });
+    rt.block_on(root)
+        .unwrap_or_else(|e| fail(n, &format!("spawning task: {e}")))
+}
+
+fn child(system: &str, n: usize) {
+    let m = match system {
+        "goro" => goro_child(n, None),
+        "goro-64k" => goro_child(n, Some(64 * 1024)),
+        "may" => may_child(n),
+        "tokio" => tokio_child(n),
+        other => fail(n, &format!("unknown system {other}")),
+    };
+    print_result(n, &m);
+}
+
+/// How one system's run ended.
+enum Outcome {
+    Done(Measured),
+    Failed(String),
+}
+
+/// Runs `cmd` to completion (killed after `CHILD_TIMEOUT`) and parses its
+/// `parked ...` line.
+fn run_child(mut cmd: Command) -> Outcome {
+    let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(format!("cannot start: {e}")),
+    };
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut r) = r {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                s = String::from_utf8_lossy(&buf).into_owned();
+            }
+            s
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + CHILD_TIMEOUT;
+    let status: Option<ExitStatus> = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Outcome::Failed(format!("waiting: {e}")),
+        }
+    };
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    let line = out.lines().find(|l| l.starts_with("parked "));
+    let fields: HashMap<&str, &str> = line
+        .map(|l| {
+            l.split(' ')
+                .skip(1)
+                .filter_map(|kv| kv.split_once('='))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(why) = line.and_then(|l| l.split_once(" failed=")) {
+        return Outcome::Failed(why.1.to_string());
+    }
+    let num = |k: &str| fields.get(k).and_then(|v| v.parse::<f64>().ok());
+    if let (Some(spawn_ms), Some(kib_per_parked), Some(wake_ms)) =
+        (num("spawn_ms"), num("kib_per_parked"), num("wake_ms"))
+    {
+        return Outcome::Done(Measured {
+            spawn_ms,
+            kib_per_parked,
+            wake_ms,
+        });
+    }
+    let last_err = err
+        .lines()
+        .rev()
+        .find(|l| {
+            !l.trim().is_empty() && !l.trim_start().starts_with("at ") && !l.contains("backtrace")
+        })
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let how = match status {
+        None => format!("killed after {CHILD_TIMEOUT:?}"),
+        Some(s) => s.to_string(),
+    };
+    Outcome::Failed(if last_err.is_empty() {
+        how
+    } else {
+        format!("{how}: {last_err}")
+    })
+}
+
+/// Cargo's target directory: this binary is `<target>/<profile>/deps/parked-*`.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Builds `benches/go` into the target directory; `Err` says why not.
+fn build_go(target: &Path) -> Result<PathBuf, String> {
+    let bin = target.join("go-bench").join("goro-bench");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches")
+        .join("go");
+    let out = match Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("go: not installed".to_string());
+        }
+        Err(e) => return Err(format!("go: cannot run: {e}")),
+    };
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "go build failed: {}",
+            why.trim().replace('\n', " ")
+        ));
+    }
+    Ok(bin)
+}
+
+fn go_version() -> Option<String> {
+    let out = Command::new("go").arg("version").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(CHILD_ARG) {
+        let system = args.get(2).expect("child: system");
+        let n = args.get(3).and_then(|s| s.parse().ok()).expect("child: N");
+        child(system, n);
+        return;
+    }
+
+    let bench = args.iter().any(|a| a == "--bench");
+    let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
+    let n: usize = match std::env::var("PARKED_N") {
+        Ok(v) => v.parse().expect("PARKED_N must be a positive integer"),
+        Err(_) if bench => 1_000_000,
+        Err(_) => 1_000,
+    };
+    assert!(n > 0, "PARKED_N must be a positive integer");
+    let target = target_dir();
+    let exe = std::env::current_exe().expect("current_exe");
+
+    let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".to_string());
+    let mut table = String::new();
+    table.push_str(&format!(
+        "N parked at once on one event, 2 workers, vm.max_map_count = {max_map_count}{}\n\n",
+        if bench { "" } else { " (smoke run)" }
+    ));
+    table.push_str("| system | N | spawn ms | KiB per parked (RSS+PTE) | wake ms |\n");
+    table.push_str("|---|---:|---:|---:|---:|\n");
+    print!("{table}");
+    let mut notes = Vec::new();
+
+    for &(key, label) in SYSTEMS {
+        if filter.is_some_and(|f| !key.contains(f.as_str())) {
+            continue;
+        }
+        let outcome = if key == "go" {
+            if !bench {
+                continue;
+            }
+            match build_go(&target) {
+                Ok(bin) => {
+                    if let Some(v) = go_version() {
+                        notes.push(v);
+                    }
+                    let mut cmd = Command::new(bin);
+                    cmd.arg("parked").arg(n.to_string()).env("GOMAXPROCS", "2");
+                    run_child(cmd)
+                }
+                Err(why) => {
+                    println!("{why}");
+                    notes.push(why);
+                    continue;
+                }
+            }
+        } else {
+            let mut cmd = Command::new(&exe);
+            cmd.arg(CHILD_ARG).arg(key).arg(n.to_string());
+            run_child(cmd)
+        };
+        let row = match outcome {
+            Outcome::Done(m) => format!(
+                "| {label} | {n} | {:.0} | {:.2} | {:.0} |",
+                m.spawn_ms, m.kib_per_parked, m.wake_ms
+            ),
+            Outcome::Failed(why) => format!("| {label} | {n} | failed: {why} | | |"),
+        };
+        println!("{row}");
+        table.push_str(&row);
+        table.push('\n');
+    }
+    for note in &notes {
+        table.push_str(&format!("\n{note}\n"));
+    }
+    if bench {
+        let path = target.join("parked.md");
+        match std::fs::write(&path, &table) {
+            Ok(()) => println!("\nwritten to {}", path.display()),
+            Err(e) => println!("\ncannot write {}: {e}", path.display()),
+        }
+    }
+}
