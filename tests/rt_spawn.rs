@@ -257,8 +257,7 @@ fn sleep_parks_the_green_thread_not_the_worker() {
         let quick = goro::go!(move || l2.lock().push("quick"));
         quick.join().unwrap();
         sleeper.join().unwrap();
-        let v = log.lock().clone();
-        v
+        log.lock().clone()
     });
     assert_eq!(order, ["quick", "sleeper"]);
 }

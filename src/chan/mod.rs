@@ -14,6 +14,8 @@ mod channel;
 mod err;
 mod lock;
 mod slot;
+#[cfg(test)]
+mod tests;
 mod waiter;
 
 pub use self::err::{

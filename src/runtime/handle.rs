@@ -313,7 +313,7 @@ where
     // body.
     let task = unsafe {
         TaskRef::new(Cell {
-            header: Header::new(shared.clone(), id, name, co),
+            header: Header::new(shared, id, name, co),
             body: Stage::new(f),
         })
     };

@@ -10,6 +10,12 @@
 //! Invariants:
 //! 1. `coroutine` is touched only by the worker that moved the task to
 //!    RUNNING (`State` grants that right to one party at a time).
+//! 3. `shared` is a plain pointer (no reference count: cloning an `Arc`
+//!    per spawn made every spawn and completion write one cache line shared
+//!    by all workers). It is valid as long as the task is not DONE: the
+//!    runtime's workers hold the `Shared` alive and exit only after every
+//!    task they own completed (`scheduler.rs` shutdown protocol), and the
+//!    global runtime never ends.
 //! 2. `home` is written once, by the first worker to run the task, before
 //!    the first resume, and never changes: a started green thread is pinned
 //!    to its worker for life (DESIGN.md "Architecture"). Only never-started
@@ -223,8 +229,8 @@ pub(crate) struct Header {
     pub(crate) id: GreenId,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) state: State,
-    /// The runtime this green thread belongs to.
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime this green thread belongs to; see [`Header::shared`].
+    shared: NonNull<Shared>,
     /// Worker index once started, `NO_HOME` before (invariant 2).
     home: AtomicUsize,
     /// Bumped at every park so a timer armed for one park cannot wake a
@@ -238,14 +244,15 @@ pub(crate) struct Header {
     pub(crate) owned_slot: AtomicUsize,
 }
 
-// SAFETY: every field but `coroutine` is `Sync`. `coroutine` is accessed
-// only by the single worker holding the run right (invariant 1), which the
-// `State` protocol hands over with acquire/release ordering.
+// SAFETY: every field but `coroutine` and `shared` is `Sync`. `coroutine`
+// is accessed only by the single worker holding the run right (invariant
+// 1), which the `State` protocol hands over with acquire/release ordering.
+// `shared` points to a `Sync` value (invariant 3 says when it is valid).
 unsafe impl Sync for Header {}
 
 impl Header {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        shared: &Arc<Shared>,
         id: GreenId,
         name: Option<Arc<str>>,
         coroutine: Coroutine,
@@ -255,12 +262,39 @@ impl Header {
             id,
             name,
             state: State::new(),
-            shared,
+            shared: NonNull::new(Arc::as_ptr(shared).cast_mut()).expect("non-null Arc"),
             home: AtomicUsize::new(NO_HOME),
             park_seq: AtomicU64::new(0),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             coroutine: UnsafeCell::new(coroutine),
             owned_slot: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// The runtime this green thread belongs to.
+    ///
+    /// Valid while the task is not DONE (invariant 3). Callers reach it only
+    /// to spawn, or to schedule a task whose `State::notify` just moved it
+    /// out of PARKED, so never for a DONE task.
+    pub(crate) fn shared(&self) -> &Shared {
+        debug_assert!(self.state.describe() != "done");
+        // SAFETY: invariant 3.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// A counted reference to the runtime, for a caller that may outlive
+    /// the task's completion (a remote wake: the task may run, complete and
+    /// let the runtime end before the waker is done).
+    ///
+    /// Only while the task is not DONE, as for [`Header::shared`].
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        let p: *const Shared = self.shared.as_ptr();
+        // SAFETY: `p` came from `Arc::as_ptr` of the runtime's `Arc`, which
+        // is alive while the task is not DONE (invariant 3); we take one
+        // more strong count for the `Arc` we build.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
         }
     }
 

@@ -441,11 +441,13 @@ impl Worker {
 /// `true`), wherever the caller runs.
 pub(crate) fn schedule_woken(task: TaskRef) {
     with_worker(|w| match w {
-        Some(w) if Arc::ptr_eq(&w.shared, &task.shared) && task.home() == Some(w.index) => {
+        Some(w) if std::ptr::eq(&*w.shared, task.shared()) && task.home() == Some(w.index) => {
             w.schedule_woken_local(task)
         }
         _ => {
-            let shared = task.shared.clone();
+            // A counted reference: once queued, the task may run, complete
+            // and let its runtime end while this call still runs.
+            let shared = task.shared_arc();
             shared.schedule_woken_remote(task)
         }
     })

@@ -1,0 +1,108 @@
+//! `close` racing blocked operations: a blocked receiver wakes with `Err`
+//! once the buffer is drained, a blocked sender gets its message back, and
+//! no message is lost or delivered twice on the way.
+
+use super::support::{Flavor, Tally, channel, drain, per_flavor};
+use crate::chan::SendError;
+
+/// A sender sends one message and closes the channel while the receiver
+/// loops: the receiver gets the message (buffered ones are drained before
+/// `Closed`), then `Err` from the close (the sender is still alive).
+fn send_then_close(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || {
+                tx.send(tally.msg(0)).unwrap();
+                assert!(tx.close(), "the first close");
+                tx
+            })
+        };
+        assert_eq!(drain(&rx), [0]);
+        let tx = s.join().unwrap();
+        assert!(!tx.close(), "closed twice");
+        assert!(tx.send(tally.msg(1)).is_err());
+        drop((tx, rx));
+        assert_eq!(tally.dropped(), 2);
+    });
+}
+
+per_flavor!(close_wakes_blocked_receiver, send_then_close);
+
+/// A sender blocked on a full (or unbuffered) channel with no receiver
+/// running: the close hands its message back, and the buffered message is
+/// still received afterwards.
+fn blocked_send_gets_message_back(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let prefill = flavor != Flavor::Zero;
+        if prefill {
+            tx.send(tally.msg(0)).unwrap();
+        }
+        let closer = tx.clone();
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || match tx.send(tally.msg(1)) {
+                Err(SendError(m)) => assert_eq!(m.id, 1),
+                Ok(()) => panic!("send on a full channel succeeded without a receiver"),
+            })
+        };
+        assert!(closer.close());
+        s.join().unwrap();
+        assert_eq!(drain(&rx), if prefill { &[0][..] } else { &[] });
+        drop((closer, rx));
+        assert_eq!(tally.dropped(), if prefill { 2 } else { 1 });
+    });
+}
+
+#[test]
+fn close_hands_back_blocked_send_zero() {
+    blocked_send_gets_message_back(Flavor::Zero);
+}
+
+#[test]
+fn close_hands_back_blocked_send_one() {
+    blocked_send_gets_message_back(Flavor::One);
+}
+
+/// A sender, a receiver and a third party that closes, all racing (with a
+/// message already buffered when the flavor has room for one): the sent
+/// message either reaches the receiver (and the send succeeds) or comes
+/// back to the sender; the receiver drains the buffer before `Err`.
+fn close_races_send_and_recv(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let prefill = flavor != Flavor::Zero;
+        if prefill {
+            tx.send(tally.msg(0)).unwrap();
+        }
+        let closer = tx.clone();
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || match tx.send(tally.msg(1)) {
+                Ok(()) => true,
+                Err(SendError(m)) => {
+                    assert_eq!(m.id, 1, "another message came back");
+                    false
+                }
+            })
+        };
+        let r = loom::thread::spawn(move || drain(&rx));
+        assert!(closer.close());
+        let sent = s.join().unwrap();
+        let got = r.join().unwrap();
+        let mut expect = if prefill { vec![0] } else { vec![] };
+        if sent {
+            expect.push(1);
+        }
+        assert_eq!(got, expect, "sent: {sent}");
+        drop(closer);
+        assert_eq!(tally.dropped(), expect.len() + usize::from(!sent));
+    });
+}
+
+per_flavor!(close_races_blocked_send_and_recv, close_races_send_and_recv);

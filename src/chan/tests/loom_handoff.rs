@@ -1,0 +1,121 @@
+//! Send/receive hand-off per buffer flavor: every message is received
+//! exactly once, in send order per sender, whether it goes through the
+//! buffer, directly to a blocked receiver, or from a blocked sender.
+
+use super::support::{Flavor, Tally, channel, drain, per_flavor};
+
+/// One sender, one receiver, two messages; dropping the sender ends the
+/// receiver's loop (its blocked `recv` wakes with `Err`).
+fn spsc(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || {
+                for id in 0..2 {
+                    tx.send(tally.msg(id)).unwrap();
+                }
+            })
+        };
+        assert_eq!(drain(&rx), [0, 1]);
+        s.join().unwrap();
+        drop(rx);
+        assert_eq!(tally.dropped(), 2);
+    });
+}
+
+per_flavor!(spsc_in_order, spsc);
+
+/// Two senders (two messages and one), one receiver: all three arrive,
+/// each once, the first sender's in order.
+fn two_senders(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let spawn_sender = |ids: &'static [usize]| {
+            let (tx, tally) = (tx.clone(), tally.clone());
+            loom::thread::spawn(move || {
+                for &id in ids {
+                    tx.send(tally.msg(id)).unwrap();
+                }
+            })
+        };
+        let a = spawn_sender(&[0, 1]);
+        let b = spawn_sender(&[10]);
+        drop(tx);
+        let got = drain(&rx);
+        a.join().unwrap();
+        b.join().unwrap();
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 10], "received {got:?}");
+        let pos = |id| got.iter().position(|&g| g == id).unwrap();
+        assert!(pos(0) < pos(1), "sender order lost: {got:?}");
+        drop(rx);
+        assert_eq!(tally.dropped(), 3);
+    });
+}
+
+per_flavor!(two_senders_one_receiver, two_senders);
+
+/// One sender (two messages), two receivers: each message goes to exactly
+/// one receiver, and each receiver sees them in send order.
+fn two_receivers(flavor: Flavor) {
+    loom::model(move || {
+        let tally = Tally::new();
+        let (tx, rx) = channel(flavor);
+        let r = {
+            let rx = rx.clone();
+            loom::thread::spawn(move || drain(&rx))
+        };
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || {
+                for id in 0..2 {
+                    tx.send(tally.msg(id)).unwrap();
+                }
+            })
+        };
+        let mine = drain(&rx);
+        let theirs = r.join().unwrap();
+        s.join().unwrap();
+        for got in [&mine, &theirs] {
+            assert!(got.is_sorted(), "receiver saw {got:?}");
+        }
+        let mut all = [mine.clone(), theirs.clone()].concat();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1], "split {mine:?} / {theirs:?}");
+        drop(rx);
+        assert_eq!(tally.dropped(), 2);
+    });
+}
+
+per_flavor!(one_sender_two_receivers, two_receivers);
+
+/// Two receivers blocked on one unbuffered channel, one message, then the
+/// sender drops: exactly one receiver gets it, the other gets `Err`.
+#[test]
+fn zero_two_receivers_one_message() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = channel(Flavor::Zero);
+        let r = {
+            let rx = rx.clone();
+            loom::thread::spawn(move || rx.recv().ok().map(|m| m.id))
+        };
+        let s = {
+            let tally = tally.clone();
+            loom::thread::spawn(move || tx.send(tally.msg(7)).unwrap())
+        };
+        let mine = rx.recv().ok().map(|m| m.id);
+        let theirs = r.join().unwrap();
+        s.join().unwrap();
+        match (mine, theirs) {
+            (Some(7), None) | (None, Some(7)) => {}
+            other => panic!("expected exactly one Ok(7), got {other:?}"),
+        }
+        drop(rx);
+        assert_eq!(tally.dropped(), 1);
+    });
+}
