@@ -11,12 +11,28 @@
 //	             figure before spawning), ms to wake them all by close(ch)
 //	             until all have finished
 //
-// Each prints one line, the subcommand then key=value pairs, e.g.
+// and of the channel benchmarks of issue 3 (benches/chan.rs):
+//
+//	chan [N]      the crossbeam-channel matrix for capacity 0, 1 and 1000
+//	              (Go has no unbounded channel), GOMAXPROCS=2, N int
+//	              messages per run: seq (one goroutine sends then
+//	              receives; capacity 1000 only, in rounds of 1000), spsc (1
+//	              sender, 1 receiver), mpsc (4 senders, 1 receiver), mpmc (4
+//	              senders, 4 receivers); the main goroutine is the receiver
+//	              of spsc and mpsc: ns per message, one line per cell
+//	pingpong [N]  N round trips between two goroutines over two unbuffered
+//	              channels, with GOMAXPROCS=1 and then 2: ns per round trip
+//
+// Each prints one line (chan and pingpong one per cell), the subcommand,
+// then key=value pairs (chan also the workload), e.g.
 //
 //	parked n=1000000 spawn_ms=1712.3 kib_per_parked=2.70 wake_ms=571.2
+//	chan spsc cap=0 n=5000000 ns_per_msg=127.3 min=121.0
+//	pingpong procs=1 n=1000000 ns_per_roundtrip=250.1 min=247.9
 //
-// which benches/parked.rs parses. gosched and spawn repeat the measurement
-// (-reps, default 5) and print the median and the minimum.
+// which benches/parked.rs and benches/chan.rs parse. gosched, spawn, chan
+// and pingpong repeat the measurement (-reps, default 5) and print the
+// median and the minimum.
 //
 // Run: cd benches/go && go run . spawn 1000000 (no external modules), or
 // benches/go/run.sh for every figure.
@@ -37,9 +53,9 @@ import (
 )
 
 func main() {
-	reps := flag.Int("reps", 5, "repetitions for gosched and spawn")
+	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -78,6 +94,21 @@ func main() {
 		}
 		runtime.GOMAXPROCS(2)
 		parked(n)
+	case "chan":
+		if n == 0 {
+			n = 5000000
+		}
+		runtime.GOMAXPROCS(2)
+		chanMatrix(n, *reps)
+	case "pingpong":
+		if n == 0 {
+			n = 1000000
+		}
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			med, min := repeat(*reps, func() float64 { return pingpong(n) })
+			fmt.Printf("pingpong procs=%d n=%d ns_per_roundtrip=%.1f min=%.1f\n", procs, n, med, min)
+		}
 	default:
 		flag.Usage()
 		os.Exit(2)
@@ -161,6 +192,124 @@ func parked(n int) {
 
 	fmt.Printf("parked n=%d spawn_ms=%.1f kib_per_parked=%.2f wake_ms=%.1f\n",
 		n, spawnMs, float64(after-before)/float64(n), wakeMs)
+}
+
+// chanThreads: senders of mpsc and mpmc, receivers of mpmc.
+const chanThreads = 4
+
+// chanMatrix prints one line per cell of the channel matrix.
+func chanMatrix(n, reps int) {
+	n -= n % chanThreads
+	for _, c := range []int{0, 1, 1000} {
+		for _, w := range []string{"seq", "spsc", "mpsc", "mpmc"} {
+			if w == "seq" && c < 2 {
+				continue
+			}
+			c, w := c, w
+			med, min := repeat(reps, func() float64 { return chanCell(w, c, n) })
+			fmt.Printf("chan %s cap=%d n=%d ns_per_msg=%.1f min=%.1f\n", w, c, n, med, min)
+		}
+	}
+}
+
+// chanCell: ns per message for one cell, n messages.
+func chanCell(work string, capacity, n int) float64 {
+	ch := make(chan int, capacity)
+	senders, receivers := chanThreads, 0
+	switch work {
+	case "seq":
+		return chanSeq(ch, capacity, n)
+	case "spsc":
+		senders = 1
+	case "mpmc":
+		receivers = chanThreads
+	}
+	per := n / senders
+	start := time.Now()
+	for k := 0; k < senders; k++ {
+		go func(k int) {
+			for v := k * per; v < (k+1)*per; v++ {
+				ch <- v
+			}
+		}(k)
+	}
+	sum := 0
+	if receivers == 0 {
+		for i := 0; i < n; i++ {
+			sum += <-ch
+		}
+	} else {
+		per := n / receivers
+		sums := make(chan int, receivers)
+		for k := 0; k < receivers; k++ {
+			go func() {
+				s := 0
+				for i := 0; i < per; i++ {
+					s += <-ch
+				}
+				sums <- s
+			}()
+		}
+		for k := 0; k < receivers; k++ {
+			sum += <-sums
+		}
+	}
+	elapsed := time.Since(start)
+	checkSum(sum, n)
+	return float64(elapsed.Nanoseconds()) / float64(n)
+}
+
+// chanSeq: one goroutine sends then receives, in rounds of capacity.
+func chanSeq(ch chan int, capacity, n int) float64 {
+	start := time.Now()
+	sum := 0
+	for i := 0; i < n; i += capacity {
+		end := i + capacity
+		if end > n {
+			end = n
+		}
+		for v := i; v < end; v++ {
+			ch <- v
+		}
+		for v := i; v < end; v++ {
+			sum += <-ch
+		}
+	}
+	elapsed := time.Since(start)
+	checkSum(sum, n)
+	return float64(elapsed.Nanoseconds()) / float64(n)
+}
+
+// checkSum: the receivers got every message of 0..n-1 exactly once.
+func checkSum(sum, n int) {
+	if sum != n*(n-1)/2 {
+		fmt.Fprintf(os.Stderr, "wrong sum %d for n=%d\n", sum, n)
+		os.Exit(1)
+	}
+}
+
+// pingpong: ns per round trip between two goroutines over two unbuffered
+// channels; the main goroutine pings, a spawned one pongs.
+func pingpong(n int) float64 {
+	ping := make(chan int)
+	pong := make(chan int)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			pong <- <-ping
+		}
+		close(done)
+	}()
+	for i := 0; i < n; i++ {
+		ping <- i
+		if <-pong != i {
+			fmt.Fprintln(os.Stderr, "pingpong: wrong value")
+			os.Exit(1)
+		}
+	}
+	<-done
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

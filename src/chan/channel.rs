@@ -334,6 +334,16 @@ impl<T> Dequeue<'_, T> {
     /// Parks until the waiter is settled or `deadline` passes; returns its
     /// final state (WAITING means timed out, and it left the queue).
     fn wait(self, deadline: Option<Instant>) -> u8 {
+        // On an OS thread the peer runs elsewhere: spin a little before
+        // paying for a futex sleep and wake-up (bounded; never on a green
+        // thread, whose peer may be waiting for this worker).
+        #[cfg(not(loom))]
+        if !parking::on_green_thread() {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed() && self.waiter.state() == WAITING {
+                backoff.snooze();
+            }
+        }
         loop {
             let state = self.waiter.state();
             if state != WAITING {

@@ -67,6 +67,21 @@ impl Unparker {
 #[derive(Debug)]
 pub(crate) struct Shutdown;
 
+/// Whether the caller is a green thread (else a plain OS thread). A waiter
+/// on an OS thread may spin briefly before parking, since its peer runs on
+/// another OS thread; a green thread must not (its peer may be queued
+/// behind it on the same worker).
+pub(crate) fn on_green_thread() -> bool {
+    #[cfg(not(loom))]
+    {
+        super::worker::with_current_task(|t| t.is_some())
+    }
+    #[cfg(loom)]
+    {
+        false
+    }
+}
+
 /// Parks the caller until unparked (see the module doc for cancellation).
 pub(crate) fn park(reason: Reason) {
     park_inner(None, reason, true)

@@ -1,0 +1,784 @@
+//! Channel benchmarks of issue 3, goro beside its peers in one run
+//! (criterion):
+//!
+//! - The crossbeam-channel matrix, `<capacity>/<workload>/<system>`:
+//!   capacities `bounded_0`, `bounded_1`, `bounded_n` (1000) and
+//!   `unbounded`; workloads `seq` (one thread sends then receives; for
+//!   `bounded_n` in rounds of 1000 sends then 1000 receives, as the buffer
+//!   holds no more; none for `bounded_0` and `bounded_1`), `spsc` (1 sender,
+//!   1 receiver), `mpsc` (4 senders, 1 receiver) and `mpmc` (4 senders, 4
+//!   receivers). Systems: `goro_green` (the senders and receivers are green
+//!   threads of one 2-worker goro runtime, the receiver of spsc/mpsc being
+//!   the `block_on` root, as Go's main goroutine), `goro_os` (the same
+//!   channels between OS threads), `crossbeam`, `flume` and `std` (spsc and
+//!   mpsc only: `sync_channel(0)`, `sync_channel(n)`, `channel()`), all on
+//!   OS threads (`std::thread::scope`). Messages are `usize`; a batch is
+//!   200,000 messages, 50,000 for capacities 0 and 1 (5,000,000 for all
+//!   with `GORO_BENCH_FULL=1`, the issue's figure); the reported time is
+//!   per message. Each batch checks that every message arrived.
+//! - `ping_pong/{goro_1_worker,goro_2_workers,crossbeam_os}`: two green
+//!   threads (OS threads for crossbeam) bounce a `usize` over two unbuffered
+//!   channels; a batch is 50,000 round trips (1,000,000 with
+//!   `GORO_BENCH_FULL=1`); the reported time is per round trip.
+//!
+//! After the criterion groups (under `cargo bench`, not `--test`), a
+//! markdown table of the medians side by side (with the ratios goro
+//! green / Go and goro OS / crossbeam) is printed and written to
+//! `<target>/chan.md`. With `GORO_BENCH_GO=1` and `go` on PATH, Go's figures
+//! for the same cells (`benches/go`: `chan` and `pingpong`, same N) are run
+//! first and added to it, so one command shows everything.
+//!
+//! Run: `GORO_BENCH_GO=1 cargo bench --bench chan` (about 5 minutes on 2
+//! cores, much more with `GORO_BENCH_FULL=1`; a filter works as usual, e.g. `cargo bench --bench chan --
+//! bounded_0/`). Go alone: `benches/go/run.sh`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
+
+/// Senders in mpsc and mpmc, receivers in mpmc.
+const THREADS: usize = 4;
+
+/// The capacity of `bounded_n`.
+const CAP_N: usize = 1000;
+
+fn full() -> bool {
+    std::env::var("GORO_BENCH_FULL").is_ok_and(|v| v == "1")
+}
+
+/// Messages per batch of the matrix's cells of capacity `cap` (a multiple
+/// of `THREADS`). By default a quarter for capacities 0 and 1: there a
+/// hand-off between OS threads costs microseconds on a loaded 2-core
+/// machine, and criterion's 10 samples of whole batches would take minutes.
+fn messages(cap: Cap) -> usize {
+    match cap {
+        _ if full() => 5_000_000,
+        Cap::Zero | Cap::One => 50_000,
+        Cap::N | Cap::Unbounded => 200_000,
+    }
+}
+
+/// Round trips per ping-pong batch.
+fn round_trips() -> usize {
+    if full() { 1_000_000 } else { 50_000 }
+}
+
+/// Criterion counts one iteration per message (round trip). A sample runs
+/// whole batches of `n` (at least one, as close to `iters` as whole batches
+/// get) and scales the time to `iters`, so every batch moves `n` messages.
+fn batched(iters: u64, n: usize, mut batch: impl FnMut(usize) -> Duration) -> Duration {
+    let batches = ((iters as f64 / n as f64).round() as u64).max(1);
+    let mut total = Duration::ZERO;
+    for _ in 0..batches {
+        total += batch(n);
+    }
+    total.mul_f64(iters as f64 / (batches * n as u64) as f64)
+}
+
+/// The sum of `0..n`, what the receivers of a batch must add up to.
+fn sum_below(n: usize) -> usize {
+    n * n.saturating_sub(1) / 2
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Cap {
+    Zero,
+    One,
+    N,
+    Unbounded,
+}
+
+impl Cap {
+    const ALL: [Cap; 4] = [Cap::Unbounded, Cap::Zero, Cap::One, Cap::N];
+
+    fn name(self) -> &'static str {
+        match self {
+            Cap::Zero => "bounded_0",
+            Cap::One => "bounded_1",
+            Cap::N => "bounded_n",
+            Cap::Unbounded => "unbounded",
+        }
+    }
+
+    /// `None` for unbounded.
+    fn bound(self) -> Option<usize> {
+        match self {
+            Cap::Zero => Some(0),
+            Cap::One => Some(1),
+            Cap::N => Some(CAP_N),
+            Cap::Unbounded => None,
+        }
+    }
+
+    /// Messages one seq round sends before receiving them all.
+    fn seq_round(self, n: usize) -> usize {
+        self.bound().unwrap_or(n).min(n)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Work {
+    Seq,
+    Spsc,
+    Mpsc,
+    Mpmc,
+}
+
+impl Work {
+    const ALL: [Work; 4] = [Work::Seq, Work::Spsc, Work::Mpsc, Work::Mpmc];
+
+    fn name(self) -> &'static str {
+        match self {
+            Work::Seq => "seq",
+            Work::Spsc => "spsc",
+            Work::Mpsc => "mpsc",
+            Work::Mpmc => "mpmc",
+        }
+    }
+
+    /// Whether the cell exists (seq would deadlock on capacity 0 and is
+    /// left out on capacity 1, as in crossbeam-channel's matrix).
+    fn applies(self, cap: Cap) -> bool {
+        !(self == Work::Seq && matches!(cap, Cap::Zero | Cap::One))
+    }
+}
+
+/// One channel implementation, driven from OS threads.
+trait Flavor {
+    type Tx: Clone + Send;
+    type Rx: Send;
+    fn new(cap: Option<usize>) -> (Self::Tx, Self::Rx);
+    fn send(tx: &Self::Tx, v: usize);
+    fn recv(rx: &Self::Rx) -> usize;
+}
+
+struct Goro;
+impl Flavor for Goro {
+    type Tx = goro::Sender<usize>;
+    type Rx = goro::Receiver<usize>;
+    fn new(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => goro::bounded(c),
+            None => goro::unbounded(),
+        }
+    }
+    #[inline]
+    fn send(tx: &Self::Tx, v: usize) {
+        tx.send(v).unwrap();
+    }
+    #[inline]
+    fn recv(rx: &Self::Rx) -> usize {
+        rx.recv().unwrap()
+    }
+}
+
+struct Crossbeam;
+impl Flavor for Crossbeam {
+    type Tx = crossbeam_channel::Sender<usize>;
+    type Rx = crossbeam_channel::Receiver<usize>;
+    fn new(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => crossbeam_channel::bounded(c),
+            None => crossbeam_channel::unbounded(),
+        }
+    }
+    #[inline]
+    fn send(tx: &Self::Tx, v: usize) {
+        tx.send(v).unwrap();
+    }
+    #[inline]
+    fn recv(rx: &Self::Rx) -> usize {
+        rx.recv().unwrap()
+    }
+}
+
+struct Flume;
+impl Flavor for Flume {
+    type Tx = flume::Sender<usize>;
+    type Rx = flume::Receiver<usize>;
+    fn new(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match cap {
+            Some(c) => flume::bounded(c),
+            None => flume::unbounded(),
+        }
+    }
+    #[inline]
+    fn send(tx: &Self::Tx, v: usize) {
+        tx.send(v).unwrap();
+    }
+    #[inline]
+    fn recv(rx: &Self::Rx) -> usize {
+        rx.recv().unwrap()
+    }
+}
+
+/// std's `sync_channel(cap)` (bounded, including 0).
+struct StdSync;
+impl Flavor for StdSync {
+    type Tx = mpsc::SyncSender<usize>;
+    type Rx = mpsc::Receiver<usize>;
+    fn new(cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        mpsc::sync_channel(cap.expect("StdSync is bounded"))
+    }
+    #[inline]
+    fn send(tx: &Self::Tx, v: usize) {
+        tx.send(v).unwrap();
+    }
+    #[inline]
+    fn recv(rx: &Self::Rx) -> usize {
+        rx.recv().unwrap()
+    }
+}
+
+/// std's `channel()` (unbounded).
+struct StdAsync;
+impl Flavor for StdAsync {
+    type Tx = mpsc::Sender<usize>;
+    type Rx = mpsc::Receiver<usize>;
+    fn new(_cap: Option<usize>) -> (Self::Tx, Self::Rx) {
+        mpsc::channel()
+    }
+    #[inline]
+    fn send(tx: &Self::Tx, v: usize) {
+        tx.send(v).unwrap();
+    }
+    #[inline]
+    fn recv(rx: &Self::Rx) -> usize {
+        rx.recv().unwrap()
+    }
+}
+
+// The OS-thread workloads, shaped like crossbeam-channel's benchmarks: the
+// calling thread is the receiver of spsc and mpsc.
+
+fn os_seq<F: Flavor>(cap: Cap, n: usize) -> Duration {
+    let (tx, rx) = F::new(cap.bound());
+    let round = cap.seq_round(n);
+    let start = Instant::now();
+    let mut sum = 0;
+    let mut i = 0;
+    while i < n {
+        let end = (i + round).min(n);
+        for v in i..end {
+            F::send(&tx, v);
+        }
+        for _ in i..end {
+            sum += F::recv(&rx);
+        }
+        i = end;
+    }
+    let t = start.elapsed();
+    assert_eq!(black_box(sum), sum_below(n));
+    t
+}
+
+/// `senders` threads send `n` messages in all; the caller receives them.
+fn os_to_one<F: Flavor>(cap: Cap, n: usize, senders: usize) -> Duration {
+    let (tx, rx) = F::new(cap.bound());
+    let per = n / senders;
+    let start = Instant::now();
+    let sum = std::thread::scope(|s| {
+        for k in 0..senders {
+            let tx = tx.clone();
+            s.spawn(move || {
+                for v in k * per..(k + 1) * per {
+                    F::send(&tx, v);
+                }
+            });
+        }
+        let mut sum = 0;
+        for _ in 0..n {
+            sum += F::recv(&rx);
+        }
+        sum
+    });
+    let t = start.elapsed();
+    assert_eq!(black_box(sum), sum_below(n));
+    t
+}
+
+fn os_mpmc<F: Flavor>(cap: Cap, n: usize) -> Duration
+where
+    F::Rx: Clone,
+{
+    let (tx, rx) = F::new(cap.bound());
+    let per = n / THREADS;
+    let start = Instant::now();
+    let sum: usize = std::thread::scope(|s| {
+        for k in 0..THREADS {
+            let tx = tx.clone();
+            s.spawn(move || {
+                for v in k * per..(k + 1) * per {
+                    F::send(&tx, v);
+                }
+            });
+        }
+        let receivers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let rx = rx.clone();
+                s.spawn(move || {
+                    let mut sum = 0;
+                    for _ in 0..per {
+                        sum += F::recv(&rx);
+                    }
+                    sum
+                })
+            })
+            .collect();
+        receivers.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let t = start.elapsed();
+    assert_eq!(black_box(sum), sum_below(n));
+    t
+}
+
+fn os_cell<F: Flavor>(work: Work, cap: Cap, n: usize) -> Duration
+where
+    F::Rx: Clone,
+{
+    match work {
+        Work::Seq => os_seq::<F>(cap, n),
+        Work::Spsc => os_to_one::<F>(cap, n, 1),
+        Work::Mpsc => os_to_one::<F>(cap, n, THREADS),
+        Work::Mpmc => os_mpmc::<F>(cap, n),
+    }
+}
+
+/// std: spsc and mpsc only (its receiver is single).
+fn std_cell(work: Work, cap: Cap, n: usize) -> Duration {
+    let senders = match work {
+        Work::Spsc => 1,
+        Work::Mpsc => THREADS,
+        _ => unreachable!("std has spsc and mpsc only"),
+    };
+    match cap {
+        Cap::Unbounded => os_to_one::<StdAsync>(cap, n, senders),
+        _ => os_to_one::<StdSync>(cap, n, senders),
+    }
+}
+
+/// The same workloads on green threads of `rt`; the `block_on` root plays
+/// the calling thread's part.
+fn green_cell(rt: &goro::runtime::Runtime, work: Work, cap: Cap, n: usize) -> Duration {
+    if work == Work::Seq {
+        return rt.block_on(|| os_seq::<Goro>(cap, n));
+    }
+    rt.block_on(|| {
+        let (tx, rx) = Goro::new(cap.bound());
+        // The root receives alone, or `THREADS` green threads do (mpmc).
+        let (senders, receivers) = match work {
+            Work::Spsc => (1, None),
+            Work::Mpsc => (THREADS, None),
+            _ => (THREADS, Some(THREADS)),
+        };
+        let per = n / senders;
+        let start = Instant::now();
+        let sent: Vec<_> = (0..senders)
+            .map(|k| {
+                let tx = tx.clone();
+                goro::go!(move || {
+                    for v in k * per..(k + 1) * per {
+                        tx.send(v).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let sum: usize = if let Some(receivers) = receivers {
+            let per = n / receivers;
+            let got: Vec<_> = (0..receivers)
+                .map(|_| {
+                    let rx = rx.clone();
+                    goro::go!(move || {
+                        let mut sum = 0;
+                        for _ in 0..per {
+                            sum += rx.recv().unwrap();
+                        }
+                        sum
+                    })
+                })
+                .collect();
+            got.into_iter().map(|h| h.join().unwrap()).sum()
+        } else {
+            let mut sum = 0;
+            for _ in 0..n {
+                sum += rx.recv().unwrap();
+            }
+            sum
+        };
+        for h in sent {
+            h.join().unwrap();
+        }
+        let t = start.elapsed();
+        assert_eq!(black_box(sum), sum_below(n));
+        t
+    })
+}
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    let measure = if full() { 10.0 } else { 1.5 };
+    g.sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs_f64(measure))
+        .sample_size(10);
+    g
+}
+
+fn matrix(c: &mut Criterion, rt: &goro::runtime::Runtime) {
+    for cap in Cap::ALL {
+        let n = messages(cap);
+        for work in Work::ALL {
+            if !work.applies(cap) {
+                continue;
+            }
+            let mut g = group(c, &format!("{}/{}", cap.name(), work.name()));
+            g.bench_function("goro_green", |b| {
+                b.iter_custom(|iters| batched(iters, n, |n| green_cell(rt, work, cap, n)))
+            });
+            g.bench_function("goro_os", |b| {
+                b.iter_custom(|iters| batched(iters, n, |n| os_cell::<Goro>(work, cap, n)))
+            });
+            g.bench_function("crossbeam", |b| {
+                b.iter_custom(|iters| batched(iters, n, |n| os_cell::<Crossbeam>(work, cap, n)))
+            });
+            g.bench_function("flume", |b| {
+                b.iter_custom(|iters| batched(iters, n, |n| os_cell::<Flume>(work, cap, n)))
+            });
+            if matches!(work, Work::Spsc | Work::Mpsc) {
+                g.bench_function("std", |b| {
+                    b.iter_custom(|iters| batched(iters, n, |n| std_cell(work, cap, n)))
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+/// `n` round trips between two green threads of `rt`: the root pings, a
+/// spawned green thread pongs.
+fn goro_ping_pong(rt: &goro::runtime::Runtime, n: usize) -> Duration {
+    rt.block_on(|| {
+        let (ping_tx, ping_rx) = goro::bounded::<usize>(0);
+        let (pong_tx, pong_rx) = goro::bounded::<usize>(0);
+        let start = Instant::now();
+        let ponger = goro::go!(move || {
+            for _ in 0..n {
+                let v = ping_rx.recv().unwrap();
+                pong_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..n {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+        }
+        ponger.join().unwrap();
+        start.elapsed()
+    })
+}
+
+/// The same between two OS threads on crossbeam-channel.
+fn crossbeam_ping_pong(n: usize) -> Duration {
+    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<usize>(0);
+    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<usize>(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for _ in 0..n {
+                let v = ping_rx.recv().unwrap();
+                pong_tx.send(v).unwrap();
+            }
+        });
+        for i in 0..n {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+        }
+    });
+    start.elapsed()
+}
+
+fn ping_pong(c: &mut Criterion, rt2: &goro::runtime::Runtime) {
+    let n = round_trips();
+    let rt1 = goro::runtime::Builder::new()
+        .workers(1)
+        .build()
+        .expect("goro runtime");
+    let mut g = group(c, "ping_pong");
+    g.bench_function("goro_1_worker", |b| {
+        b.iter_custom(|iters| batched(iters, n, |n| goro_ping_pong(&rt1, n)))
+    });
+    g.bench_function("goro_2_workers", |b| {
+        b.iter_custom(|iters| batched(iters, n, |n| goro_ping_pong(rt2, n)))
+    });
+    g.bench_function("crossbeam_os", |b| {
+        b.iter_custom(|iters| batched(iters, n, crossbeam_ping_pong))
+    });
+    g.finish();
+}
+
+// ---- The side-by-side summary ----
+
+/// Cargo's target directory: this binary is `<target>/<profile>/deps/chan-*`.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Where criterion writes its results (as criterion finds it).
+fn criterion_dir(target: &Path) -> PathBuf {
+    match std::env::var_os("CRITERION_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => target.join("criterion"),
+    }
+}
+
+/// The median of `group/function` in ns per iteration, if this run
+/// measured it (criterion's `new/estimates.json`, written after `since`).
+fn median_ns(crit: &Path, group: &str, function: &str, since: SystemTime) -> Option<f64> {
+    let path = crit
+        .join(group.replace('/', "_"))
+        .join(function)
+        .join("new")
+        .join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    let json = std::fs::read_to_string(&path).ok()?;
+    let rest = &json[json.find("\"median\":")?..];
+    let rest = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
+}
+
+/// Builds `benches/go` into the target directory; `Err` says why not.
+fn build_go(target: &Path) -> Result<PathBuf, String> {
+    let bin = target.join("go-bench").join("goro-bench");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches")
+        .join("go");
+    let out = match Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("go: not installed".to_string());
+        }
+        Err(e) => return Err(format!("go: cannot run: {e}")),
+    };
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "go build failed: {}",
+            why.trim().replace('\n', " ")
+        ));
+    }
+    Ok(bin)
+}
+
+/// Go's figures, keyed like the table rows (`bounded_0/spsc`,
+/// `ping_pong/1`, ...), plus Go's version.
+struct GoFigures {
+    ns: HashMap<String, f64>,
+    version: String,
+}
+
+/// Runs Go's `chan` (N of the larger batches, for every cell: the per
+/// message figure hardly depends on it) and `pingpong` (same N), echoing
+/// their lines.
+fn run_go(target: &Path) -> Result<GoFigures, String> {
+    let bin = build_go(target)?;
+    let version = Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    println!("\n# {version}");
+    let mut ns = HashMap::new();
+    for (cmd, n) in [("chan", messages(Cap::N)), ("pingpong", round_trips())] {
+        let out = Command::new(&bin)
+            .arg(cmd)
+            .arg(n.to_string())
+            .output()
+            .map_err(|e| format!("go bench: cannot run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "go bench {cmd} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            println!("{line}");
+            let mut words = line.split(' ');
+            let kind = words.next().unwrap_or("");
+            let mut fields = HashMap::new();
+            let mut work = "";
+            for w in words {
+                match w.split_once('=') {
+                    Some((k, v)) => {
+                        fields.insert(k, v);
+                    }
+                    None => work = w,
+                }
+            }
+            let key = match (kind, fields.get("cap"), fields.get("procs")) {
+                ("chan", Some(&cap), _) => {
+                    let cap = match cap {
+                        "0" => Cap::Zero,
+                        "1" => Cap::One,
+                        _ => Cap::N,
+                    };
+                    format!("{}/{work}", cap.name())
+                }
+                ("pingpong", _, Some(&procs)) => format!("ping_pong/{procs}"),
+                _ => continue,
+            };
+            let value = fields
+                .get("ns_per_msg")
+                .or_else(|| fields.get("ns_per_roundtrip"))
+                .and_then(|v| v.parse::<f64>().ok());
+            if let Some(v) = value {
+                ns.insert(key, v);
+            }
+        }
+    }
+    Ok(GoFigures { ns, version })
+}
+
+fn fmt_ns(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+}
+
+fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".to_string(),
+    }
+}
+
+fn summary(since: SystemTime) {
+    let target = target_dir();
+    let crit = criterion_dir(&target);
+    let go = if std::env::var("GORO_BENCH_GO").is_ok_and(|v| v == "1") {
+        match run_go(&target) {
+            Ok(g) => Some(g),
+            Err(why) => {
+                println!("{why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let go_ns = |key: &str| go.as_ref().and_then(|g| g.ns.get(key).copied());
+
+    let mut table = format!(
+        "Channels: median ns per message; batches of {} messages ({} for capacities 0 and 1{}); \
+         goro green on 2 workers, Go with GOMAXPROCS=2\n\n",
+        messages(Cap::N),
+        messages(Cap::Zero),
+        if full() {
+            ""
+        } else {
+            "; GORO_BENCH_FULL=1 for 5,000,000"
+        }
+    );
+    table.push_str(
+        "| cell | goro green | goro OS | crossbeam | flume | std | Go | green/Go | OS/crossbeam |\n",
+    );
+    table.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut any = false;
+    for cap in Cap::ALL {
+        for work in Work::ALL {
+            if !work.applies(cap) {
+                continue;
+            }
+            let cell = format!("{}/{}", cap.name(), work.name());
+            let get = |f: &str| median_ns(&crit, &cell, f, since);
+            let (green, os, cb) = (get("goro_green"), get("goro_os"), get("crossbeam"));
+            let (fl, st) = (get("flume"), get("std"));
+            if [green, os, cb, fl, st].iter().all(Option::is_none) {
+                continue;
+            }
+            any = true;
+            let go_v = go_ns(&cell);
+            table.push_str(&format!(
+                "| {cell} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                fmt_ns(green),
+                fmt_ns(os),
+                fmt_ns(cb),
+                fmt_ns(fl),
+                fmt_ns(st),
+                fmt_ns(go_v),
+                fmt_ratio(green, go_v),
+                fmt_ratio(os, cb),
+            ));
+        }
+    }
+    table.push_str(&format!(
+        "\nPing-pong: median ns per round trip, batches of {} round trips\n\n",
+        round_trips()
+    ));
+    table.push_str("| workers | goro green | Go | green/Go | crossbeam OS threads |\n");
+    table.push_str("|---|---:|---:|---:|---:|\n");
+    let cb = median_ns(&crit, "ping_pong", "crossbeam_os", since);
+    for (workers, f) in [(1, "goro_1_worker"), (2, "goro_2_workers")] {
+        let green = median_ns(&crit, "ping_pong", f, since);
+        if green.is_none() && cb.is_none() {
+            continue;
+        }
+        any = true;
+        let go_v = go_ns(&format!("ping_pong/{workers}"));
+        table.push_str(&format!(
+            "| {workers} | {} | {} | {} | {} |\n",
+            fmt_ns(green),
+            fmt_ns(go_v),
+            fmt_ratio(green, go_v),
+            fmt_ns(cb),
+        ));
+    }
+    if let Some(g) = &go {
+        table.push_str(&format!(
+            "\nGo: {} (GOMAXPROCS=2 for the matrix)\n",
+            g.version
+        ));
+    }
+    if !any {
+        return;
+    }
+    println!("\n{table}");
+    let path = target.join("chan.md");
+    match std::fs::write(&path, &table) {
+        Ok(()) => println!("written to {}", path.display()),
+        Err(e) => println!("cannot write {}: {e}", path.display()),
+    }
+}
+
+fn main() {
+    let since = SystemTime::now();
+    let bench = std::env::args().any(|a| a == "--bench");
+    let list = std::env::args().any(|a| a == "--list");
+    let mut c = Criterion::default().configure_from_args();
+    let rt = goro::runtime::Builder::new()
+        .workers(2)
+        .build()
+        .expect("goro runtime");
+    matrix(&mut c, &rt);
+    ping_pong(&mut c, &rt);
+    drop(rt);
+    c.final_summary();
+    if bench && !list {
+        summary(since);
+    }
+}
