@@ -2,7 +2,7 @@
 //! once the buffer is drained, a blocked sender gets its message back, and
 //! no message is lost or delivered twice on the way.
 
-use super::support::{Flavor, Tally, channel, drain, per_flavor};
+use super::support::{Flavor, Tally, channel, drain, join2, per_flavor, spawn};
 use crate::chan::SendError;
 
 /// A sender sends one message and closes the channel while the receiver
@@ -14,14 +14,14 @@ fn send_then_close(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || {
+            spawn(move || {
                 tx.send(tally.msg(0)).unwrap();
                 assert!(tx.close(), "the first close");
                 tx
             })
         };
         assert_eq!(drain(&rx), [0]);
-        let tx = s.join().unwrap();
+        let tx = s.join();
         assert!(!tx.close(), "closed twice");
         assert!(tx.send(tally.msg(1)).is_err());
         drop((tx, rx));
@@ -45,13 +45,13 @@ fn blocked_send_gets_message_back(flavor: Flavor) {
         let closer = tx.clone();
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || match tx.send(tally.msg(1)) {
+            spawn(move || match tx.send(tally.msg(1)) {
                 Err(SendError(m)) => assert_eq!(m.id, 1),
                 Ok(()) => panic!("send on a full channel succeeded without a receiver"),
             })
         };
         assert!(closer.close());
-        s.join().unwrap();
+        s.join();
         assert_eq!(drain(&rx), if prefill { &[0][..] } else { &[] });
         drop((closer, rx));
         assert_eq!(tally.dropped(), if prefill { 2 } else { 1 });
@@ -83,7 +83,7 @@ fn close_races_send_and_recv(flavor: Flavor) {
         let closer = tx.clone();
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || match tx.send(tally.msg(1)) {
+            spawn(move || match tx.send(tally.msg(1)) {
                 Ok(()) => true,
                 Err(SendError(m)) => {
                     assert_eq!(m.id, 1, "another message came back");
@@ -91,10 +91,9 @@ fn close_races_send_and_recv(flavor: Flavor) {
                 }
             })
         };
-        let r = loom::thread::spawn(move || drain(&rx));
+        let r = spawn(move || drain(&rx));
         assert!(closer.close());
-        let sent = s.join().unwrap();
-        let got = r.join().unwrap();
+        let (sent, got) = join2(s, r);
         let mut expect = if prefill { vec![0] } else { vec![] };
         if sent {
             expect.push(1);

@@ -3,7 +3,7 @@
 //! the last `Receiver` fails every send with its message handed back and
 //! drops the buffered messages, each exactly once.
 
-use super::support::{Flavor, Tally, channel, drain, per_flavor};
+use super::support::{Flavor, Tally, channel, drain, join2, per_flavor, spawn};
 use crate::chan::SendError;
 
 /// Two senders race to be the last one dropped (one sends first) while the
@@ -16,12 +16,11 @@ fn last_sender_drop(flavor: Flavor) {
         let other = tx.clone();
         let a = {
             let tally = tally.clone();
-            loom::thread::spawn(move || tx.send(tally.msg(0)).unwrap())
+            spawn(move || tx.send(tally.msg(0)).unwrap())
         };
-        let b = loom::thread::spawn(move || drop(other));
+        let b = spawn(move || drop(other));
         assert_eq!(drain(&rx), [0]);
-        a.join().unwrap();
-        b.join().unwrap();
+        join2(a, b);
         assert_eq!(tally.dropped(), 1);
     });
 }
@@ -37,7 +36,7 @@ fn last_receiver_drop(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || {
+            spawn(move || {
                 tx.send(tally.msg(0)).unwrap();
                 match tx.send(tally.msg(1)) {
                     Ok(()) => false,
@@ -50,7 +49,7 @@ fn last_receiver_drop(flavor: Flavor) {
         };
         assert_eq!(rx.recv().unwrap().id, 0);
         drop(rx);
-        let handed_back = s.join().unwrap();
+        let handed_back = s.join();
         if flavor == Flavor::Zero {
             assert!(
                 handed_back,
@@ -78,7 +77,7 @@ fn both_sides_drop(flavor: Flavor) {
         }
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || {
+            spawn(move || {
                 let r = tx.send(tally.msg(1));
                 if let Err(SendError(m)) = &r {
                     assert_eq!(m.id, 1);
@@ -87,7 +86,7 @@ fn both_sides_drop(flavor: Flavor) {
             })
         };
         drop(rx);
-        let sent = s.join().unwrap();
+        let sent = s.join();
         if flavor != Flavor::Unbounded {
             assert!(
                 !sent,

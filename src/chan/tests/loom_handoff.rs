@@ -2,7 +2,7 @@
 //! exactly once, in send order per sender, whether it goes through the
 //! buffer, directly to a blocked receiver, or from a blocked sender.
 
-use super::support::{Flavor, Tally, channel, drain, per_flavor};
+use super::support::{Flavor, Msg, Tally, channel, drain, join2, per_flavor, spawn};
 
 /// One sender, one receiver, two messages; dropping the sender ends the
 /// receiver's loop (its blocked `recv` wakes with `Err`).
@@ -12,14 +12,14 @@ fn spsc(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || {
+            spawn(move || {
                 for id in 0..2 {
                     tx.send(tally.msg(id)).unwrap();
                 }
             })
         };
         assert_eq!(drain(&rx), [0, 1]);
-        s.join().unwrap();
+        s.join();
         drop(rx);
         assert_eq!(tally.dropped(), 2);
     });
@@ -35,7 +35,7 @@ fn two_senders(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let spawn_sender = |ids: &'static [usize]| {
             let (tx, tally) = (tx.clone(), tally.clone());
-            loom::thread::spawn(move || {
+            spawn(move || {
                 for &id in ids {
                     tx.send(tally.msg(id)).unwrap();
                 }
@@ -45,8 +45,7 @@ fn two_senders(flavor: Flavor) {
         let b = spawn_sender(&[10]);
         drop(tx);
         let got = drain(&rx);
-        a.join().unwrap();
-        b.join().unwrap();
+        join2(a, b);
         let mut sorted = got.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, [0, 1, 10], "received {got:?}");
@@ -67,19 +66,18 @@ fn two_receivers(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let r = {
             let rx = rx.clone();
-            loom::thread::spawn(move || drain(&rx))
+            spawn(move || drain(&rx))
         };
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || {
+            spawn(move || {
                 for id in 0..2 {
                     tx.send(tally.msg(id)).unwrap();
                 }
             })
         };
         let mine = drain(&rx);
-        let theirs = r.join().unwrap();
-        s.join().unwrap();
+        let (theirs, ()) = join2(r, s);
         for got in [&mine, &theirs] {
             assert!(got.is_sorted(), "receiver saw {got:?}");
         }
@@ -99,23 +97,47 @@ per_flavor!(one_sender_two_receivers, two_receivers);
 fn zero_two_receivers_one_message() {
     loom::model(|| {
         let tally = Tally::new();
-        let (tx, rx) = channel(Flavor::Zero);
+        let (tx, rx) = channel::<Msg>(Flavor::Zero);
         let r = {
             let rx = rx.clone();
-            loom::thread::spawn(move || rx.recv().ok().map(|m| m.id))
+            spawn(move || rx.recv().ok().map(|m| m.id))
         };
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || tx.send(tally.msg(7)).unwrap())
+            spawn(move || tx.send(tally.msg(7)).unwrap())
         };
         let mine = rx.recv().ok().map(|m| m.id);
-        let theirs = r.join().unwrap();
-        s.join().unwrap();
+        let (theirs, ()) = join2(r, s);
         match (mine, theirs) {
             (Some(7), None) | (None, Some(7)) => {}
             other => panic!("expected exactly one Ok(7), got {other:?}"),
         }
         drop(rx);
         assert_eq!(tally.dropped(), 1);
+    });
+}
+
+/// Capacity 1: the receive that frees the slot moves the blocked sender's
+/// message into it and completes that send, so the sender finishes with
+/// no further receive (and the buffer then holds its message).
+#[test]
+fn one_freed_slot_completes_blocked_send() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = channel(Flavor::One);
+        let s = {
+            let tally = tally.clone();
+            spawn(move || {
+                tx.send(tally.msg(0)).unwrap();
+                tx.send(tally.msg(1)).unwrap();
+                tx
+            })
+        };
+        assert_eq!(rx.recv().unwrap().id, 0);
+        let tx = s.join();
+        assert_eq!(rx.len(), 1);
+        assert_eq!(rx.try_recv().unwrap().id, 1);
+        drop((tx, rx));
+        assert_eq!(tally.dropped(), 2);
     });
 }

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::{Flavor, Tally, channel, drain, per_flavor};
+use super::support::{Flavor, Tally, channel, drain, per_flavor, spawn};
 use crate::chan::{RecvTimeoutError, SendTimeoutError};
 
 /// A deadline no execution reaches.
@@ -28,7 +28,7 @@ fn recv_deadline_races_send(flavor: Flavor) {
         let (tx, rx) = channel(flavor);
         let s = {
             let tally = tally.clone();
-            loom::thread::spawn(move || tx.send(tally.msg(0)).unwrap())
+            spawn(move || tx.send(tally.msg(0)).unwrap())
         };
         let id = match rx.recv_deadline(Instant::now()) {
             Ok(m) => m.id,
@@ -40,7 +40,7 @@ fn recv_deadline_races_send(flavor: Flavor) {
             Err(RecvTimeoutError::Closed) => panic!("closed before the message arrived"),
         };
         assert_eq!(id, 0);
-        s.join().unwrap();
+        s.join();
         assert!(matches!(
             rx.recv_deadline(far()),
             Err(RecvTimeoutError::Closed)
@@ -63,7 +63,7 @@ fn send_deadline_races_recv(flavor: Flavor) {
         if prefill {
             tx.send(tally.msg(0)).unwrap();
         }
-        let r = loom::thread::spawn(move || drain(&rx));
+        let r = spawn(move || drain(&rx));
         match tx.send_deadline(tally.msg(1), Instant::now()) {
             Ok(()) => {}
             Err(SendTimeoutError::Timeout(m)) => {
@@ -73,7 +73,7 @@ fn send_deadline_races_recv(flavor: Flavor) {
             Err(SendTimeoutError::Closed(_)) => panic!("closed with a receiver alive"),
         }
         drop(tx);
-        let got = r.join().unwrap();
+        let got = r.join();
         assert_eq!(got, if prefill { &[0, 1][..] } else { &[1] });
         assert_eq!(tally.dropped(), got.len());
     });
@@ -95,12 +95,12 @@ fn send_deadline_hands_back_message_one() {
 fn timed_recv_sees_close() {
     loom::model(|| {
         let (tx, rx) = channel::<()>(Flavor::Zero);
-        let c = loom::thread::spawn(move || {
+        let c = spawn(move || {
             assert!(tx.close());
             tx
         });
         assert_eq!(rx.recv_deadline(far()), Err(RecvTimeoutError::Closed));
-        drop(c.join().unwrap());
+        drop(c.join());
     });
 }
 
@@ -112,13 +112,13 @@ fn timed_send_sees_close() {
         let tally = Tally::new();
         let (tx, rx) = channel(Flavor::Zero);
         let closer = tx.clone();
-        let c = loom::thread::spawn(move || assert!(closer.close()));
+        let c = spawn(move || assert!(closer.close()));
         match tx.send_deadline(tally.msg(3), far()) {
             Err(SendTimeoutError::Closed(m)) => assert_eq!(m.id, 3),
             Err(SendTimeoutError::Timeout(_)) => panic!("timed out before a far deadline"),
             Ok(()) => panic!("delivered without a receiver"),
         }
-        c.join().unwrap();
+        c.join();
         drop((tx, rx));
         assert_eq!(tally.dropped(), 1);
     });

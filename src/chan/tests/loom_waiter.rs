@@ -11,7 +11,7 @@
 //! up after one spurious wake-up, over the real `Waiter`, `WaitQueue`, `Completion`
 //! and `Slot`, behind the channel's `Lock`.
 
-use super::support::{Msg, Tally};
+use super::support::{Msg, Tally, join2, spawn};
 use crate::chan::lock::Lock;
 use crate::chan::slot::Slot;
 use crate::chan::waiter::{CLOSED, DONE, WAITING, WaitQueue, Waiter};
@@ -102,12 +102,12 @@ fn sender_gives_up_racing_receiver() {
         let q = Queue::new();
         let r = {
             let q = q.clone();
-            loom::thread::spawn(move || take_from_sender(&q))
+            spawn(move || take_from_sender(&q))
         };
         let mut slot = Slot::new(tally.msg(0));
         let waiter = Waiter::new(&mut slot);
         let state = wait_then_give_up(&q, &waiter);
-        let taken = r.join().unwrap();
+        let taken = r.join();
         match state {
             WAITING => {
                 assert_eq!(slot.take().id, 0, "timed out: the message is back");
@@ -132,7 +132,7 @@ fn receiver_gives_up_racing_sender() {
         let q = Queue::new();
         let s = {
             let (q, tally) = (q.clone(), tally.clone());
-            loom::thread::spawn(move || {
+            spawn(move || {
                 let mut src = Slot::new(tally.msg(0));
                 let mut queue = q.lock();
                 match queue.pop_receiver_from(&mut src) {
@@ -148,7 +148,7 @@ fn receiver_gives_up_racing_sender() {
         let mut out = Slot::empty();
         let waiter = Waiter::new(&mut out);
         let state = wait_then_give_up(&q, &waiter);
-        let kept = s.join().unwrap();
+        let kept = s.join();
         match state {
             WAITING => assert_eq!(kept, Some(0), "timed out: the sender kept it"),
             DONE => {
@@ -173,17 +173,16 @@ fn sender_gives_up_racing_receiver_and_close() {
         let q = Queue::new();
         let r = {
             let q = q.clone();
-            loom::thread::spawn(move || take_from_sender(&q))
+            spawn(move || take_from_sender(&q))
         };
         let c = {
             let q = q.clone();
-            loom::thread::spawn(move || close(&q))
+            spawn(move || close(&q))
         };
         let mut slot = Slot::new(tally.msg(0));
         let waiter = Waiter::new(&mut slot);
         let state = wait_then_give_up(&q, &waiter);
-        let taken = r.join().unwrap();
-        c.join().unwrap();
+        let (taken, ()) = join2(r, c);
         match state {
             WAITING | CLOSED => {
                 assert_eq!(slot.take().id, 0, "state {state}: the message is back");

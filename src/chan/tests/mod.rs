@@ -5,7 +5,9 @@
 //! Every model checks exactly-once delivery: each message is counted when
 //! it is dropped ([`support::Tally`]), so a lost message (never dropped), a
 //! duplicated one (dropped twice) and a wrong error all fail the model; a
-//! lost wake-up shows up as a loom deadlock. Groups, one file each:
+//! lost wake-up shows up as a loom deadlock, or as "a model thread never
+//! finished" when the main thread is the one waiting ([`support::Spawned`]).
+//! Groups, one file each:
 //!
 //! * `loom_handoff`: send/recv per buffer flavor, 2 and 3 parties.
 //! * `loom_close`: `close` racing blocked sends and receives.
@@ -33,7 +35,7 @@ mod support {
 
     use crate::chan::{Receiver, Sender, bounded, unbounded};
     use crate::loom::sync::Arc;
-    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+    use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// The three buffers of `buffer.rs`, at their smallest interesting size.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +89,66 @@ mod support {
         fn drop(&mut self) {
             self.drops.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// A model thread that its spawner joins only once it is done.
+    ///
+    /// A channel peer unparks its waiter *after* unlocking, so the waiter
+    /// may have returned and moved on when the unpark lands. With std (and
+    /// with a green thread) that unpark is a harmless token or spurious
+    /// wake-up, but loom lets it wake a thread blocked in `JoinHandle::join`
+    /// and then aborts (`assertion failed: state.notified`,
+    /// tokio-rs/loom#249). So the spawner first waits, yielding, until
+    /// every thread it spawned has finished its work, and with it every
+    /// unpark it could send, and joins after that. It yields rather than
+    /// parks: an unpark of its own would be one more stale unpark, and loom
+    /// aborts on those too when they hit a thread blocked on a loom mutex
+    /// (`expected to be able to acquire lock`).
+    pub(super) struct Spawned<T> {
+        handle: loom::thread::JoinHandle<T>,
+        done: Arc<AtomicBool>,
+    }
+
+    pub(super) fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> Spawned<T> {
+        let done = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let done = done.clone();
+            loom::thread::spawn(move || {
+                // `f`'s captures (channel handles) are dropped inside it.
+                let out = f();
+                done.store(true, Ordering::SeqCst);
+                out
+            })
+        };
+        Spawned { handle, done }
+    }
+
+    impl<T> Spawned<T> {
+        /// Yields until the thread is done. Loom runs a yielding thread
+        /// again only after another one made progress, or when no other
+        /// can run: so many rounds mean the others are blocked for good.
+        fn wait(&self) {
+            for _ in 0..1_000 {
+                if self.done.load(Ordering::SeqCst) {
+                    return;
+                }
+                loom::thread::yield_now();
+            }
+            panic!("a model thread never finished: a lost wake-up?");
+        }
+
+        /// Joins the thread, the only one spawned.
+        pub(super) fn join(self) -> T {
+            self.wait();
+            self.handle.join().unwrap()
+        }
+    }
+
+    /// Joins two threads once both are done (see [`Spawned`]).
+    pub(super) fn join2<A, B>(a: Spawned<A>, b: Spawned<B>) -> (A, B) {
+        a.wait();
+        b.wait();
+        (a.handle.join().unwrap(), b.handle.join().unwrap())
     }
 
     /// Receives until the channel is closed and drained; the ids in order.
