@@ -62,16 +62,6 @@ fn new<T>(buf: Buffer<T>) -> (Sender<T>, Receiver<T>) {
     (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
-/// The message of a failed send, still in its slot.
-fn back<T>(mut slot: Slot<T>) -> T {
-    slot.take()
-}
-
-/// The message of a successful receive.
-fn received<T>(mut out: Slot<T>) -> T {
-    out.take()
-}
-
 fn deadline_after(timeout: Duration) -> Option<Instant> {
     // A timeout too large to represent waits forever.
     Instant::now().checked_add(timeout)
@@ -121,7 +111,7 @@ impl<T> Sender<T> {
         let mut slot = Slot::new(msg);
         match self.chan.send(&mut slot, None) {
             Ok(()) => Ok(()),
-            Err(_) => Err(SendError(back(slot))),
+            Err(_) => Err(SendError(slot.take())),
         }
     }
 
@@ -138,8 +128,8 @@ impl<T> Sender<T> {
         let mut slot = Slot::new(msg);
         match self.chan.try_send(&mut slot) {
             Ok(()) => Ok(()),
-            Err(Fail::Full) => Err(TrySendError::Full(back(slot))),
-            Err(_) => Err(TrySendError::Closed(back(slot))),
+            Err(Fail::Full) => Err(TrySendError::Full(slot.take())),
+            Err(_) => Err(TrySendError::Closed(slot.take())),
         }
     }
 
@@ -172,8 +162,8 @@ impl<T> Sender<T> {
         let mut slot = Slot::new(msg);
         match self.chan.send(&mut slot, deadline) {
             Ok(()) => Ok(()),
-            Err(Fail::Closed) => Err(SendTimeoutError::Closed(back(slot))),
-            Err(_) => Err(SendTimeoutError::Timeout(back(slot))),
+            Err(Fail::Closed) => Err(SendTimeoutError::Closed(slot.take())),
+            Err(_) => Err(SendTimeoutError::Timeout(slot.take())),
         }
     }
 
@@ -273,7 +263,7 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> Result<T, RecvError> {
         let mut out = Slot::empty();
         match self.chan.recv(&mut out, None) {
-            Ok(()) => Ok(received(out)),
+            Ok(()) => Ok(out.take()),
             Err(_) => Err(RecvError),
         }
     }
@@ -289,7 +279,7 @@ impl<T> Receiver<T> {
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut out = Slot::empty();
         match self.chan.try_recv(&mut out) {
-            Ok(()) => Ok(received(out)),
+            Ok(()) => Ok(out.take()),
             Err(Fail::Full) => Err(TryRecvError::Empty),
             Err(_) => Err(TryRecvError::Closed),
         }
@@ -321,7 +311,7 @@ impl<T> Receiver<T> {
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut out = Slot::empty();
         match self.chan.recv(&mut out, deadline) {
-            Ok(()) => Ok(received(out)),
+            Ok(()) => Ok(out.take()),
             Err(Fail::Closed) => Err(RecvTimeoutError::Closed),
             Err(_) => Err(RecvTimeoutError::Timeout),
         }
