@@ -308,3 +308,41 @@ fn dump_lists_parked_green_threads() {
         "a green thread unwound by shutdown reports Err"
     );
 }
+
+#[test]
+fn a_ping_pong_pair_does_not_starve_a_third_green_thread() {
+    // On one worker, two green threads that keep waking each other always
+    // have the next one in the LIFO slot; a third, runnable all along, must
+    // still get its turn (the slot's streak is bounded).
+    let r = rt(1);
+    let rounds = r.block_on(|| {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx1, rx1) = goro::bounded::<u64>(0);
+        let (tx2, rx2) = goro::bounded::<u64>(0);
+        let s = stop.clone();
+        let ping = goro::go!(move || {
+            let mut n = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                tx1.send(n).unwrap();
+                n = rx2.recv().unwrap();
+            }
+            n
+        });
+        let pong = goro::go!(move || {
+            for v in rx1.iter() {
+                if tx2.send(v + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        // Spawned after the pair started: runnable behind them.
+        goro::yield_now();
+        let s = stop.clone();
+        let third = goro::go!(move || s.store(true, Ordering::Relaxed));
+        third.join().unwrap();
+        let n = ping.join().unwrap();
+        pong.join().unwrap();
+        n
+    });
+    assert!(rounds > 0);
+}

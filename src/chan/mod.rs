@@ -2,7 +2,7 @@
 //! channels whose blocking calls park a green thread (or, called from a
 //! plain OS thread, that thread).
 //!
-//! `Sender` and `Receiver` are handles to one shared [`channel::Channel`];
+//! `Sender` and `Receiver` are handles to one shared `channel::Channel`;
 //! both count their clones: dropping the last `Sender` closes the channel,
 //! dropping the last `Receiver` makes sends fail with the message handed
 //! back. The last handle to go drops the messages still buffered, each
