@@ -30,6 +30,7 @@
 //! while the lock is held (Go's rule): the unparkers are collected and used
 //! after unlocking.
 
+use std::ops::DerefMut;
 use std::time::Instant;
 
 use super::buffer::Buffer;
@@ -190,9 +191,7 @@ impl<T> Channel<T> {
         let mut inner = self.lock();
         let wake = self.try_send_locked(&mut inner, slot)?;
         drop(inner);
-        if let Some(u) = wake {
-            u.unpark();
-        }
+        unpark(wake);
         Ok(())
     }
 
@@ -201,9 +200,7 @@ impl<T> Channel<T> {
         let mut inner = self.lock();
         let wake = self.try_recv_locked(&mut inner, out)?;
         drop(inner);
-        if let Some(u) = wake {
-            u.unpark();
-        }
+        unpark(wake);
         Ok(())
     }
 
@@ -213,35 +210,13 @@ impl<T> Channel<T> {
     pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         let mut inner = self.lock();
         match self.try_send_locked(&mut inner, slot) {
+            Err(Fail::Full) => self.block(inner, slot, deadline, true),
             Ok(wake) => {
                 drop(inner);
-                if let Some(u) = wake {
-                    u.unpark();
-                }
-                return Ok(());
+                unpark(wake);
+                Ok(())
             }
-            Err(Fail::Full) => {}
-            Err(e) => return Err(e),
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Fail::Timeout);
-        }
-        let waiter = Waiter::new(slot);
-        // SAFETY: `waiter` (and `slot`) stay alive in this frame, which does
-        // not return (nor unwind, thanks to the guard) before it left the
-        // queue.
-        unsafe { inner.sendq.push(&waiter) };
-        drop(inner);
-        let state = Dequeue {
-            chan: self,
-            waiter: &waiter,
-            send: true,
-        }
-        .wait(deadline);
-        match state {
-            DONE => Ok(()),
-            CLOSED => Err(Fail::Closed),
-            _ => Err(Fail::Timeout),
+            Err(e) => Err(e),
         }
     }
 
@@ -250,27 +225,45 @@ impl<T> Channel<T> {
     pub(crate) fn recv(&self, out: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         let mut inner = self.lock();
         match self.try_recv_locked(&mut inner, out) {
+            Err(Fail::Full) => self.block(inner, out, deadline, false),
             Ok(wake) => {
                 drop(inner);
-                if let Some(u) = wake {
-                    u.unpark();
-                }
-                return Ok(());
+                unpark(wake);
+                Ok(())
             }
-            Err(Fail::Full) => {}
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
+    }
+
+    /// The blocking half of `send` (`send == true`) and `recv`: queues a
+    /// waiter over `slot` and parks until a peer settles it, the channel
+    /// closes, or `deadline` passes. Entered with the lock held (`inner`),
+    /// after the reserve step failed; releases it before parking.
+    fn block(
+        &self,
+        mut inner: impl DerefMut<Target = Inner<T>>,
+        slot: &mut Slot<T>,
+        deadline: Option<Instant>,
+        send: bool,
+    ) -> Result<(), Fail> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Fail::Timeout);
         }
-        let waiter = Waiter::new(out);
-        // SAFETY: as in `send`.
-        unsafe { inner.recvq.push(&waiter) };
+        let waiter = Waiter::new(slot);
+        let queue = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        // SAFETY: `waiter` (and `slot`) stay alive in this frame, which does
+        // not return (nor unwind, thanks to `Dequeue`) before it left the
+        // queue.
+        unsafe { queue.push(&waiter) };
         drop(inner);
         let state = Dequeue {
             chan: self,
             waiter: &waiter,
-            send: false,
+            send,
         }
         .wait(deadline);
         match state {
@@ -317,6 +310,13 @@ impl<T> Channel<T> {
             u.unpark();
         }
         drop(dropped);
+    }
+}
+
+/// Wakes the peer a reserve step paired with, after the lock is released.
+fn unpark(wake: Option<Unparker>) {
+    if let Some(u) = wake {
+        u.unpark();
     }
 }
 
