@@ -329,10 +329,14 @@ where
 /// The function every green thread's coroutine runs: the body of the task
 /// the worker is resuming.
 fn task_entry() {
-    let task = worker::with_worker(|w| w.and_then(|w| w.current_task_ref()))
+    let task = worker::with_current_task(|t| t.map(|t| t as *const Task))
         .expect("a green thread's entry runs on its worker");
-    let cancelled = task.state.is_cancelled();
-    task.body.run(cancelled);
+    // SAFETY: the task stays alive while its body runs: its home worker's
+    // owned set holds a `TaskRef` from before the first resume until the
+    // coroutine has finished (`Shared::adopt` / `Shared::complete`), so a
+    // borrow for the body's run is sound without a count of its own.
+    let task = unsafe { &*task };
+    task.body.run(task.state.is_cancelled());
 }
 
 /// The runtime `go!` uses outside any runtime, started on first use with
