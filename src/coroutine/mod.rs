@@ -203,6 +203,7 @@ unsafe impl Send for Coroutine {}
 ///
 /// # Panics
 /// If called outside a coroutine.
+#[inline]
 pub(crate) fn suspend() {
     let caller = CALLER
         .take()
