@@ -51,6 +51,14 @@ fn green_threads_are_pinned_after_first_run() {
                 })
             })
             .collect();
+        // Keep this worker busy (no yield) until a green thread has started
+        // on the other worker: the idle worker was woken by the spawns and
+        // steals some of them, so both workers certainly run green threads
+        // and the test below cannot pass vacuously.
+        let root = std::thread::current().id();
+        while !threads_seen.lock().iter().any(|&t| t != root) {
+            std::hint::spin_loop();
+        }
         for h in hs {
             h.join().unwrap();
         }
@@ -60,8 +68,7 @@ fn green_threads_are_pinned_after_first_run() {
         0,
         "a started green thread changed OS thread"
     );
-    // Both workers ran green threads (stealing happened); otherwise the
-    // test would prove nothing.
+    // Both workers ran green threads (stealing happened).
     assert_eq!(
         threads_seen.lock().len(),
         2,
