@@ -333,7 +333,6 @@ struct Dequeue<'a, T> {
 impl<T> Dequeue<'_, T> {
     /// Parks until the waiter is settled or `deadline` passes; returns its
     /// final state (WAITING means timed out, and it left the queue).
-    #[inline]
     fn wait(self, deadline: Option<Instant>) -> u8 {
         // On an OS thread the peer runs elsewhere: spin a little before
         // paying for a futex sleep and wake-up (bounded; never on a green

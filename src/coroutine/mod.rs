@@ -203,7 +203,6 @@ unsafe impl Send for Coroutine {}
 ///
 /// # Panics
 /// If called outside a coroutine.
-#[inline]
 pub(crate) fn suspend() {
     let caller = CALLER
         .take()

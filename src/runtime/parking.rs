@@ -37,7 +37,6 @@ pub(crate) enum Unparker {
 
 impl Unparker {
     /// The unparker of the calling green thread or OS thread.
-    #[inline]
     pub(crate) fn current() -> Unparker {
         #[cfg(not(loom))]
         {
@@ -50,7 +49,6 @@ impl Unparker {
     }
 
     /// Wakes the thread, or makes its next park return at once.
-    #[inline]
     pub(crate) fn unpark(&self) {
         match self {
             #[cfg(not(loom))]
@@ -85,13 +83,11 @@ pub(crate) fn on_green_thread() -> bool {
 }
 
 /// Parks the caller until unparked (see the module doc for cancellation).
-#[inline]
 pub(crate) fn park(reason: Reason) {
     park_inner(None, reason, true)
 }
 
 /// Parks the caller until unparked or `deadline` passes.
-#[inline]
 pub(crate) fn park_until(deadline: Instant, reason: Reason) {
     park_inner(Some(deadline), reason, true)
 }
@@ -109,7 +105,6 @@ pub(crate) type Reason = WaitReason;
 pub(crate) type Reason = ();
 
 #[cfg(not(loom))]
-#[inline]
 fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
     use super::worker::{Switch, switch_to_worker, with_current_task};
     use crate::loom::sync::atomic::Ordering;

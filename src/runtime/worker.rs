@@ -115,7 +115,6 @@ thread_local! {
 }
 
 /// Runs `f` with the worker of the calling thread, if it is one.
-#[inline]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let w = WORKER.get();
     // SAFETY: `WORKER` is non-null only while `run` keeps the `Worker` alive
@@ -124,7 +123,6 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 }
 
 /// The green thread running on this OS thread, if any.
-#[inline]
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     with_worker(|w| {
         let t = w.and_then(|w| w.current.get());
@@ -139,7 +137,6 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
 ///
 /// # Panics
 /// If the caller is not a green thread.
-#[inline]
 pub(crate) fn switch_to_worker(switch: Switch) {
     with_worker(|w| {
         let w = w.expect("goro: not on a green thread");
