@@ -166,13 +166,13 @@ impl<T> Channel<T> {
         out: &mut Slot<T>,
     ) -> Result<Option<Unparker>, Fail> {
         if inner.buf.pop_into(out) {
-            // Room now: the oldest blocked sender's message joins the tail.
-            let mut moved = Slot::empty();
-            let wake = inner.sendq.pop_sender_into(&mut moved).map(|done| {
-                inner.buf.push_from(&mut moved);
-                done.finish(DONE)
-            });
-            self.len.store(inner.buf.len(), Ordering::Relaxed);
+            // Room now: the oldest blocked sender's message joins the tail,
+            // moved from its slot straight into the buffer.
+            let Inner { buf, sendq, .. } = inner;
+            let wake = sendq
+                .pop_sender_with(|slot| buf.push_from(slot))
+                .map(|done| done.finish(DONE));
+            self.len.store(buf.len(), Ordering::Relaxed);
             return Ok(wake);
         }
         if let Some(done) = inner.sendq.pop_sender_into(out) {

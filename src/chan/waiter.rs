@@ -111,11 +111,22 @@ impl<T> WaitQueue<T> {
     /// sender and moves its message into `dst` (which is empty). Caller
     /// holds the channel's lock and must call [`Completion::finish`].
     pub(crate) fn pop_sender_into(&mut self, dst: &mut Slot<T>) -> Option<Completion<T>> {
+        self.pop_sender_with(|slot| slot.move_to(dst))
+    }
+
+    /// Step 2, for a receiver that moves the oldest blocked sender's message
+    /// somewhere of its choosing (`take` moves it out of the sender's slot,
+    /// e.g. straight into a buffer cell: no message-sized temporary).
+    /// Caller holds the channel's lock and must call [`Completion::finish`].
+    pub(crate) fn pop_sender_with(
+        &mut self,
+        take: impl FnOnce(&mut Slot<T>),
+    ) -> Option<Completion<T>> {
         let w = self.queue.pop_front()?;
         // SAFETY: a queued waiter is WAITING, so it and the slot it points
         // to are valid (module protocol), and under the lock we are the only
         // one touching that slot.
-        unsafe { (*w.as_ref().slot.as_ptr()).move_to(dst) };
+        take(unsafe { &mut *w.as_ref().slot.as_ptr() });
         Some(Completion { waiter: w })
     }
 
