@@ -1,26 +1,8 @@
 //! The body of a green thread (its closure, then its result) and
 //! [`JoinHandle`], through which whoever joins it takes the result.
 //!
-//! # Protocol (one atomic state word, no lock)
-//!
-//! ```text
-//!  RUNNING --joiner registers its unparker--> WAITING
-//!  RUNNING or WAITING --the green thread stores its result--> DONE
-//!  DONE --the joiner (or a scope) takes the result--> TAKEN
-//! ```
-//!
-//! 1. The green thread writes `result`, then swaps the state to DONE
-//!    (release). If it was WAITING, it takes the unparker the joiner wrote
-//!    before publishing WAITING (acquire) and wakes it.
-//! 2. A joiner that finds the state RUNNING writes its unparker into
-//!    `waiter`, then moves RUNNING -> WAITING (release); if that fails the
-//!    result is already there. Once WAITING it only waits (a spurious
-//!    wake-up finds WAITING again and parks again).
-//! 3. Taking the result is the move DONE -> TAKEN, so it happens once.
-//!
-//! `waiter` is written only by the joiner while RUNNING and read only by
-//! the green thread after it saw WAITING; `result` is written only before
-//! DONE and read only by whoever wins DONE -> TAKEN.
+//! The hand-over of the result to the joiner is a `runtime::oneshot`
+//! (one atomic state word, no lock; model-checked there).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -28,51 +10,30 @@ use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::runtime::parking::{self, Shutdown, Unparker};
+use crate::runtime::oneshot::Oneshot;
+use crate::runtime::parking::{self, Shutdown};
 use crate::runtime::task::{Body, GreenId, TaskRef, WaitReason};
-
-const RUNNING: u8 = 0;
-const WAITING: u8 = 1;
-const DONE: u8 = 2;
-const TAKEN: u8 = 3;
 
 /// A green thread's closure and, once it ran, its result.
 pub(crate) struct Stage<F, T> {
     /// Taken by `run`, which only the coroutine calls, once.
     f: UnsafeCell<Option<F>>,
-    /// See the module protocol.
-    result: UnsafeCell<Option<thread::Result<T>>>,
-    waiter: UnsafeCell<Option<Unparker>>,
-    state: AtomicU8,
+    result: Oneshot<thread::Result<T>>,
 }
 
 impl<F, T> Stage<F, T> {
     pub(crate) fn new(f: F) -> Stage<F, T> {
         Stage {
             f: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(None),
-            state: AtomicU8::new(RUNNING),
+            result: Oneshot::new(),
         }
-    }
-
-    /// Step 3: the result, if stored and not yet taken.
-    fn take_result(&self) -> Option<thread::Result<T>> {
-        self.state
-            .compare_exchange(DONE, TAKEN, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
-        // SAFETY: we won DONE -> TAKEN, so `run` finished writing `result`
-        // (acquire) and nobody else reads it (module protocol).
-        self.result.with_mut(|r| unsafe { (*r).take() })
     }
 }
 
 // SAFETY: `f` is touched only by `run` (once, by the coroutine) and by the
 // drop of the whole cell, never concurrently; moving `F` to the thread that
-// runs it needs `F: Send`. `result` and `waiter` are handed between the
-// green thread and its joiner by the state word's acquire/release (module
-// protocol); the result moves to the joiner: `T: Send`.
+// runs it needs `F: Send`. The result moves to the joiner through a
+// `Oneshot`, which needs `T: Send`.
 unsafe impl<F: Send, T: Send> Sync for Stage<F, T> {}
 
 impl<F, T> Body for Stage<F, T>
@@ -90,51 +51,27 @@ where
         } else {
             panic::catch_unwind(AssertUnwindSafe(f))
         };
-        // SAFETY: step 1: only `run` writes `result`, before DONE.
-        self.result.with_mut(|r| unsafe { *r = Some(result) });
-        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            // SAFETY: the joiner wrote `waiter` before publishing WAITING,
-            // which our swap acquired; it never touches it again.
-            let waiter = self.waiter.with_mut(|w| unsafe { (*w).take() });
-            if let Some(w) = waiter {
-                w.unpark();
-            }
-        }
+        self.result.complete(result);
     }
 
     fn is_finished(&self) -> bool {
-        self.state.load(Ordering::Acquire) >= DONE
+        self.result.is_done()
     }
 
     fn discard_output(&self) -> bool {
-        matches!(self.take_result(), Some(Err(_)))
+        matches!(self.result.take(), Some(Err(_)))
     }
 
     unsafe fn poll_output(&self, out: *mut ()) -> bool {
-        let result = match self.state.load(Ordering::Acquire) {
-            RUNNING => {
-                // SAFETY: step 2: while RUNNING only the (single) joiner
-                // touches `waiter`.
-                self.waiter
-                    .with_mut(|w| unsafe { *w = Some(Unparker::current()) });
-                match self.state.compare_exchange(
-                    RUNNING,
-                    WAITING,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return false,
-                    Err(_) => self.take_result(),
-                }
+        match self.result.poll() {
+            None => false,
+            Some(r) => {
+                // SAFETY: the caller passes a pointer to an
+                // `Option<thread::Result<T>>` of this `T`.
+                unsafe { *(out as *mut Option<thread::Result<T>>) = Some(r) };
+                true
             }
-            WAITING => return false,
-            _ => self.take_result(),
-        };
-        let r = result.expect("a joined green thread's result is taken once");
-        // SAFETY: the caller passes a pointer to an
-        // `Option<thread::Result<T>>` of this `T`.
-        unsafe { *(out as *mut Option<thread::Result<T>>) = Some(r) };
-        true
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! run queue, the task state word, worker parking and the idle set, the
 //! park primitive over loom threads) is model-checked by `tests/loom_*`.
 
+pub(crate) mod oneshot;
 pub(crate) mod parking;
 
 pub(crate) mod idle;
