@@ -32,6 +32,9 @@
 //! cores, much more with `GORO_BENCH_FULL=1`; a filter works as usual, e.g. `cargo bench --bench chan --
 //! bounded_0/`). Go alone: `benches/go/run.sh`.
 
+#[path = "support/go.rs"]
+mod go;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -522,14 +525,6 @@ fn ping_pong(c: &mut Criterion, rt2: &goro::runtime::Runtime) {
 
 // ---- The side-by-side summary ----
 
-/// Cargo's target directory: this binary is `<target>/<profile>/deps/chan-*`.
-fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| Some(e.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
 /// Where criterion writes its results (as criterion finds it).
 fn criterion_dir(target: &Path) -> PathBuf {
     match std::env::var_os("CRITERION_HOME") {
@@ -557,36 +552,6 @@ fn median_ns(crit: &Path, group: &str, function: &str, since: SystemTime) -> Opt
     rest[..end].trim().parse().ok()
 }
 
-/// Builds `benches/go` into the target directory; `Err` says why not.
-fn build_go(target: &Path) -> Result<PathBuf, String> {
-    let bin = target.join("go-bench").join("goro-bench");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("benches")
-        .join("go");
-    let out = match Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("go: not installed".to_string());
-        }
-        Err(e) => return Err(format!("go: cannot run: {e}")),
-    };
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "go build failed: {}",
-            why.trim().replace('\n', " ")
-        ));
-    }
-    Ok(bin)
-}
-
 /// Go's figures, keyed like the table rows (`bounded_0/spsc`,
 /// `ping_pong/1`, ...), plus Go's version.
 struct GoFigures {
@@ -598,7 +563,7 @@ struct GoFigures {
 /// message figure hardly depends on it) and `pingpong` (same N), echoing
 /// their lines.
 fn run_go(target: &Path) -> Result<GoFigures, String> {
-    let bin = build_go(target)?;
+    let bin = go::build_go(target)?;
     let version = Command::new("go")
         .arg("version")
         .output()
@@ -668,7 +633,7 @@ fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn summary(since: SystemTime) {
-    let target = target_dir();
+    let target = go::target_dir();
     let crit = criterion_dir(&target);
     let go = if std::env::var("GORO_BENCH_GO").is_ok_and(|v| v == "1") {
         match run_go(&target) {

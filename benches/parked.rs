@@ -28,9 +28,11 @@
 //! under `cargo test --benches`) it is a smoke run: N = 1,000, no Go, no
 //! file.
 
+#[path = "support/go.rs"]
+mod go;
+
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -372,44 +374,6 @@ fn run_child(mut cmd: Command) -> Outcome {
     })
 }
 
-/// Cargo's target directory: this binary is `<target>/<profile>/deps/parked-*`.
-fn target_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| Some(e.parent()?.parent()?.parent()?.to_path_buf()))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// Builds `benches/go` into the target directory; `Err` says why not.
-fn build_go(target: &Path) -> Result<PathBuf, String> {
-    let bin = target.join("go-bench").join("goro-bench");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("benches")
-        .join("go");
-    let out = match Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("go: not installed".to_string());
-        }
-        Err(e) => return Err(format!("go: cannot run: {e}")),
-    };
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "go build failed: {}",
-            why.trim().replace('\n', " ")
-        ));
-    }
-    Ok(bin)
-}
-
 fn go_version() -> Option<String> {
     let out = Command::new("go").arg("version").output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -432,7 +396,7 @@ fn main() {
         Err(_) => 1_000,
     };
     assert!(n > 0, "PARKED_N must be a positive integer");
-    let target = target_dir();
+    let target = go::target_dir();
     let exe = std::env::current_exe().expect("current_exe");
 
     let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
@@ -456,7 +420,7 @@ fn main() {
             if !bench {
                 continue;
             }
-            match build_go(&target) {
+            match go::build_go(&target) {
                 Ok(bin) => {
                     if let Some(v) = go_version() {
                         notes.push(v);
