@@ -3,9 +3,14 @@
 //!
 //! # Invariants (under the lock)
 //!
-//! 1. At most one of `sendq` and `recvq` is non-empty.
-//! 2. A non-empty buffer implies an empty `recvq`; a buffer with free space
-//!    implies an empty `sendq`.
+//! Counting only live waiters (a `select` that completed elsewhere leaves
+//! stale waiters behind until it takes them out, `waiter.rs`):
+//!
+//! 1. At most one of `sendq` and `recvq` holds a live waiter with a slot
+//!    (readiness waiters of `Select::ready` aside).
+//! 2. A message available in the buffer implies no live receiver waits; a
+//!    buffer with room (counting cells reserved by selecting senders,
+//!    `pending_send`) implies no live plain sender waits.
 //! 3. Once `closed` or `no_receivers`, both queues stay empty.
 //!
 //! # Operations
@@ -13,8 +18,8 @@
 //! Each operation is split into a reserve step, run under the lock, that
 //! decides where the message goes and moves it (`try_send_locked`,
 //! `try_recv_locked`), and a complete step after unlocking: waking the
-//! peer it paired with. Blocking calls, `try_*` calls and (later) `select!`
-//! share the reserve step.
+//! peer it paired with. Blocking calls, `try_*` calls and `select` share
+//! the reserve step (`select.rs` reaches it through `Operand`).
 //!
 //! * Send: a waiting receiver gets the message directly (even when the
 //!   channel is buffered); else the buffer takes it; else the sender blocks
@@ -30,13 +35,15 @@
 //! while the lock is held (Go's rule): the unparkers are collected and used
 //! after unlocking.
 
-use std::ops::DerefMut;
 use std::time::Instant;
 
 use super::buffer::Buffer;
 use super::lock::Lock;
 use super::slot::Slot;
-use super::waiter::{CLOSED, DONE, WAITING, WaitQueue, Waiter};
+use super::waiter::{
+    self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RETRY, Rendezvous, WaitCell, WaitQueue,
+    Waiter,
+};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::parking::{self, Unparker};
 
@@ -56,7 +63,7 @@ pub(crate) enum Fail {
 
 /// The state shared by every handle of one channel.
 pub(crate) struct Channel<T> {
-    inner: Lock<Inner<T>>,
+    pub(crate) inner: Lock<Inner<T>>,
     /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
     closed: AtomicBool,
     /// Mirrors the buffer's length for lock-free `len`.
@@ -67,12 +74,15 @@ pub(crate) struct Channel<T> {
     pub(crate) receivers: AtomicUsize,
 }
 
-struct Inner<T> {
+pub(crate) struct Inner<T> {
     buf: Buffer<T>,
     sendq: WaitQueue<T>,
     recvq: WaitQueue<T>,
     closed: bool,
     no_receivers: bool,
+    /// Buffer cells reserved by selecting senders that chose this channel
+    /// and have not built their value yet.
+    pending_send: usize,
 }
 
 // SAFETY: the queues hold pointers to waiters on other threads' stacks;
@@ -97,6 +107,73 @@ fn reason(send: bool) -> parking::Reason {
 #[cfg(loom)]
 fn reason(_send: bool) -> parking::Reason {}
 
+/// Unparkers collected under a lock, used after unlocking (Go's rule:
+/// nobody is woken while a channel lock is held).
+#[derive(Default)]
+pub(crate) struct Wakes {
+    first: Option<Unparker>,
+    rest: Vec<Unparker>,
+}
+
+impl Wakes {
+    pub(crate) fn push(&mut self, u: Unparker) {
+        if self.first.is_none() {
+            self.first = Some(u);
+        } else {
+            self.rest.push(u);
+        }
+    }
+
+    /// Wakes everyone collected.
+    pub(crate) fn fire(self) {
+        if let Some(u) = self.first {
+            u.unpark();
+        }
+        for u in self.rest {
+            u.unpark();
+        }
+    }
+}
+
+/// The outcome of a receive's reserve step.
+pub(crate) enum Got<T> {
+    /// The message is in the caller's slot.
+    Done,
+    /// A selecting sender is claimed: the caller must pair it with a
+    /// rendezvous over its slot and wait for the value.
+    Pair(Claim<T>),
+}
+
+impl<T> Inner<T> {
+    /// Whether a send would find no room (counting reserved cells).
+    fn no_room(&self) -> bool {
+        match self.buf.capacity() {
+            None => false,
+            Some(cap) => self.buf.len() + self.pending_send >= cap,
+        }
+    }
+
+    fn is_closed_for_send(&self) -> bool {
+        self.closed || self.no_receivers
+    }
+
+    /// After room appeared: moves blocked senders' messages into the
+    /// buffer while there is room; selecting senders ahead of them are
+    /// told to try again (they have no value to move yet).
+    fn refill(&mut self, wakes: &mut Wakes) {
+        while !self.no_room() {
+            let Some(mut c) = self.sendq.pop() else { break };
+            match c.slot() {
+                Some(slot) => {
+                    self.buf.push_from(slot);
+                    wakes.push(c.settle(DONE));
+                }
+                None => wakes.push(c.settle(RETRY)),
+            }
+        }
+    }
+}
+
 impl<T> Channel<T> {
     pub(crate) fn new(buf: Buffer<T>) -> Channel<T> {
         Channel {
@@ -107,6 +184,7 @@ impl<T> Channel<T> {
                 recvq: WaitQueue::new(),
                 closed: false,
                 no_receivers: false,
+                pending_send: 0,
             }),
             closed: AtomicBool::new(false),
             len: AtomicUsize::new(0),
@@ -127,56 +205,65 @@ impl<T> Channel<T> {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn lock(&self) -> impl std::ops::DerefMut<Target = Inner<T>> + '_ {
-        self.inner.lock()
-    }
-
     /// Reserve step of a send: moves the message out of `slot` to a waiting
-    /// receiver or the buffer. Caller holds the lock; returns the receiver
-    /// to wake after unlocking. On failure the message stays in `slot`.
-    fn try_send_locked(
+    /// receiver or the buffer. Caller holds the lock. On failure the
+    /// message stays in `slot`.
+    pub(crate) fn send_locked(
         &self,
         inner: &mut Inner<T>,
         slot: &mut Slot<T>,
-    ) -> Result<Option<Unparker>, Fail> {
-        debug_assert!(
-            inner.sendq.is_empty() || inner.recvq.is_empty(),
-            "invariant 1"
-        );
-        if inner.closed || inner.no_receivers {
+        wakes: &mut Wakes,
+    ) -> Result<(), Fail> {
+        if inner.is_closed_for_send() {
             return Err(Fail::Closed);
         }
-        if let Some(done) = inner.recvq.pop_receiver_from(slot) {
-            return Ok(Some(done.finish(DONE)));
+        while let Some(mut c) = inner.recvq.pop() {
+            match c.slot() {
+                Some(dst) => {
+                    slot.move_to(dst);
+                    wakes.push(c.settle(DONE));
+                    return Ok(());
+                }
+                // A readiness waiter: tell it, and look further.
+                None => wakes.push(c.settle(RETRY)),
+            }
         }
-        if inner.buf.is_full() {
+        if inner.no_room() {
             return Err(Fail::Full);
         }
         inner.buf.push_from(slot);
         self.len.store(inner.buf.len(), Ordering::Relaxed);
-        Ok(None)
+        Ok(())
     }
 
-    /// Reserve step of a receive: moves a message into `out` (empty).
-    /// Caller holds the lock; returns the sender to wake after unlocking,
-    /// if one unblocked.
-    fn try_recv_locked(
+    /// Reserve step of a receive: moves a message into `out` (empty), or
+    /// claims a selecting sender to pair with. Caller holds the lock.
+    pub(crate) fn recv_locked(
         &self,
         inner: &mut Inner<T>,
         out: &mut Slot<T>,
-    ) -> Result<Option<Unparker>, Fail> {
+        wakes: &mut Wakes,
+    ) -> Result<Got<T>, Fail> {
         if inner.buf.pop_into(out) {
-            // Room now: the oldest blocked sender's message joins the tail,
-            // moved from its slot straight into the buffer.
-            let Inner { buf, sendq, .. } = inner;
-            let wake = sendq
-                .pop_sender_with(|slot| buf.push_from(slot))
-                .map(|done| done.finish(DONE));
-            self.len.store(buf.len(), Ordering::Relaxed);
-            return Ok(wake);
+            // Room now: blocked senders' messages join the tail, moved from
+            // their slots straight into the buffer.
+            inner.refill(wakes);
+            self.len.store(inner.buf.len(), Ordering::Relaxed);
+            return Ok(Got::Done);
         }
-        if let Some(done) = inner.sendq.pop_sender_into(out) {
-            return Ok(Some(done.finish(DONE)));
+        while let Some(mut c) = inner.sendq.pop() {
+            if c.is_notify() {
+                wakes.push(c.settle(RETRY));
+                continue;
+            }
+            match c.slot() {
+                Some(src) => {
+                    src.move_to(out);
+                    wakes.push(c.settle(DONE));
+                    return Ok(Got::Done);
+                }
+                None => return Ok(Got::Pair(c)),
+            }
         }
         if inner.closed {
             Err(Fail::Closed)
@@ -188,110 +275,117 @@ impl<T> Channel<T> {
     /// Sends the message in `slot` without blocking; on failure it stays
     /// there.
     pub(crate) fn try_send(&self, slot: &mut Slot<T>) -> Result<(), Fail> {
-        let mut inner = self.lock();
-        let wake = self.try_send_locked(&mut inner, slot)?;
-        drop(inner);
-        unpark(wake);
-        Ok(())
+        let mut wakes = Wakes::default();
+        let r = self.send_locked(&mut self.inner.lock(), slot, &mut wakes);
+        wakes.fire();
+        r
     }
 
     /// Receives into `out` without blocking (`Fail::Full` means empty).
     pub(crate) fn try_recv(&self, out: &mut Slot<T>) -> Result<(), Fail> {
-        let mut inner = self.lock();
-        let wake = self.try_recv_locked(&mut inner, out)?;
-        drop(inner);
-        unpark(wake);
-        Ok(())
+        self.recv(out, Some(None))
     }
 
     /// Sends the message in `slot`, blocking until a receiver or buffer
     /// space takes it, the channel closes, or `deadline` passes (then the
     /// message stays in `slot`).
     pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
-        let mut inner = self.lock();
-        match self.try_send_locked(&mut inner, slot) {
-            Err(Fail::Full) => self.block(inner, slot, deadline, true),
-            Ok(wake) => {
-                drop(inner);
-                unpark(wake);
-                Ok(())
+        loop {
+            let mut inner = self.inner.lock();
+            let mut wakes = Wakes::default();
+            match self.send_locked(&mut inner, slot, &mut wakes) {
+                Err(Fail::Full) => {}
+                r => {
+                    drop(inner);
+                    wakes.fire();
+                    return r;
+                }
             }
-            Err(e) => Err(e),
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Fail::Timeout);
+            }
+            let cell = WaitCell::new();
+            let w = Waiter::new(&cell, 0, slot);
+            // SAFETY: `cell`, `w` and `slot` live in this frame, which does
+            // not return (nor unwind, thanks to `Blocked`) before `w` left
+            // the queue.
+            unsafe { inner.sendq.push(&w) };
+            drop(inner);
+            match Blocked::new(self, &cell, &w, true).wait(deadline) {
+                DONE => return Ok(()),
+                CLOSED => return Err(Fail::Closed),
+                ABANDONED => return Err(Fail::Timeout),
+                _ => continue, // RETRY
+            }
         }
     }
 
     /// Receives into `out`, blocking until a message arrives, the channel
-    /// is closed and drained, or `deadline` passes.
-    pub(crate) fn recv(&self, out: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
-        let mut inner = self.lock();
-        match self.try_recv_locked(&mut inner, out) {
-            Err(Fail::Full) => self.block(inner, out, deadline, false),
-            Ok(wake) => {
-                drop(inner);
-                unpark(wake);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The blocking half of `send` (`send == true`) and `recv`: queues a
-    /// waiter over `slot` and parks until a peer settles it, the channel
-    /// closes, or `deadline` passes. Entered with the lock held (`inner`),
-    /// after the reserve step failed; releases it before parking.
-    fn block(
+    /// is closed and drained, or the deadline passes. `deadline`:
+    /// `None` waits forever, `Some(None)` not at all (`try_recv`).
+    pub(crate) fn recv(
         &self,
-        mut inner: impl DerefMut<Target = Inner<T>>,
-        slot: &mut Slot<T>,
-        deadline: Option<Instant>,
-        send: bool,
+        out: &mut Slot<T>,
+        deadline: Option<Option<Instant>>,
     ) -> Result<(), Fail> {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Fail::Timeout);
-        }
-        let waiter = Waiter::new(slot);
-        let queue = if send {
-            &mut inner.sendq
-        } else {
-            &mut inner.recvq
-        };
-        // SAFETY: `waiter` (and `slot`) stay alive in this frame, which does
-        // not return (nor unwind, thanks to `Dequeue`) before it left the
-        // queue.
-        unsafe { queue.push(&waiter) };
-        drop(inner);
-        let state = Dequeue {
-            chan: self,
-            waiter: &waiter,
-            send,
-        }
-        .wait(deadline);
-        match state {
-            DONE => Ok(()),
-            CLOSED => Err(Fail::Closed),
-            _ => Err(Fail::Timeout),
+        let out: *mut Slot<T> = out;
+        loop {
+            let mut inner = self.inner.lock();
+            let mut wakes = Wakes::default();
+            // SAFETY: `out` is the caller's `&mut`, unaliased here.
+            match self.recv_locked(&mut inner, unsafe { &mut *out }, &mut wakes) {
+                Ok(Got::Done) => {
+                    drop(inner);
+                    wakes.fire();
+                    return Ok(());
+                }
+                Ok(Got::Pair(claim)) => {
+                    let rv = Rendezvous::new(out);
+                    wakes.push(claim.pair(&rv));
+                    drop(inner);
+                    wakes.fire();
+                    if rv.wait(reason(false)) == DELIVERED {
+                        return Ok(());
+                    }
+                    continue; // the sender gave up: start over
+                }
+                Err(Fail::Full) => {}
+                Err(e) => return Err(e),
+            }
+            let deadline = match deadline {
+                Some(None) => return Err(Fail::Full),
+                Some(Some(d)) if Instant::now() >= d => return Err(Fail::Timeout),
+                Some(d) => d,
+                None => None,
+            };
+            let cell = WaitCell::new();
+            let w = Waiter::new(&cell, 0, out);
+            // SAFETY: as in `send`.
+            unsafe { inner.recvq.push(&w) };
+            drop(inner);
+            match Blocked::new(self, &cell, &w, false).wait(deadline) {
+                DONE => return Ok(()),
+                CLOSED => return Err(Fail::Closed),
+                ABANDONED => return Err(Fail::Timeout),
+                _ => continue, // RETRY
+            }
         }
     }
 
     /// Closes the channel; `true` for the call that closed it.
     pub(crate) fn close(&self) -> bool {
-        let mut guard = self.lock();
-        if guard.closed {
+        let mut inner = self.inner.lock();
+        if inner.closed {
             return false;
         }
-        guard.closed = true;
+        inner.closed = true;
         self.closed.store(true, Ordering::Release);
-        let inner = &mut *guard;
-        let wake: Vec<Unparker> = inner
-            .recvq
-            .drain()
-            .chain(inner.sendq.drain())
-            .map(|c| c.finish(CLOSED))
-            .collect();
-        drop(guard);
-        for u in wake {
-            u.unpark();
+        let mut wakes = Wakes::default();
+        for c in inner.recvq.drain().into_iter().chain(inner.sendq.drain()) {
+            wakes.push(c.settle(CLOSED));
         }
+        drop(inner);
+        wakes.fire();
         true
     }
 
@@ -299,93 +393,196 @@ impl<T> Channel<T> {
     /// get their messages back, and buffered messages are dropped (outside
     /// the lock: their destructors may use channels).
     pub(crate) fn disconnect_receivers(&self) {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.no_receivers = true;
         self.closed.store(true, Ordering::Release);
-        let wake: Vec<Unparker> = inner.sendq.drain().map(|c| c.finish(CLOSED)).collect();
+        let mut wakes = Wakes::default();
+        for c in inner.sendq.drain() {
+            wakes.push(c.settle(CLOSED));
+        }
         let dropped = inner.buf.take_all();
         self.len.store(0, Ordering::Relaxed);
         drop(inner);
-        for u in wake {
-            u.unpark();
-        }
+        wakes.fire();
         drop(dropped);
     }
-}
 
-/// Wakes the peer a reserve step paired with, after the lock is released.
-fn unpark(wake: Option<Unparker>) {
-    if let Some(u) = wake {
-        u.unpark();
+    // ---- the `select` side (see `select/engine.rs`) ----
+
+    /// Whether a send (`send`) or receive would complete now, without
+    /// doing it. Caller holds the lock.
+    pub(crate) fn ready_locked(&self, inner: &Inner<T>, send: bool) -> bool {
+        if send {
+            inner.is_closed_for_send() || !inner.no_room() || inner.recvq.has_live_slot()
+        } else {
+            inner.buf.len() > 0 || inner.closed || inner.sendq.has_live_transfer()
+        }
+    }
+
+    /// A selecting send's reserve step: claims a waiting receiver, or
+    /// reserves a buffer cell, for the value the select will build.
+    /// Caller holds the lock.
+    pub(crate) fn poll_send_locked(
+        &self,
+        inner: &mut Inner<T>,
+        wakes: &mut Wakes,
+    ) -> Option<SendReady<T>> {
+        if inner.is_closed_for_send() {
+            return Some(SendReady::Closed);
+        }
+        while let Some(mut c) = inner.recvq.pop() {
+            if c.slot().is_some() {
+                return Some(SendReady::To(c));
+            }
+            wakes.push(c.settle(RETRY));
+        }
+        if inner.no_room() {
+            return None;
+        }
+        if inner.buf.capacity().is_some() {
+            inner.pending_send += 1;
+        }
+        Some(SendReady::Reserved)
+    }
+
+    /// Completes a selecting send chosen with `ready`, moving the value out
+    /// of `slot` (on failure it stays there).
+    pub(crate) fn complete_send(&self, ready: SendReady<T>, slot: &mut Slot<T>) -> Result<(), Fail> {
+        match ready {
+            SendReady::Closed => Err(Fail::Closed),
+            SendReady::To(mut c) => {
+                slot.move_to(c.slot().expect("a claimed receiver has a slot"));
+                c.settle(DONE).unpark();
+                Ok(())
+            }
+            SendReady::Reserved => {
+                let mut inner = self.inner.lock();
+                let mut wakes = Wakes::default();
+                if inner.buf.capacity().is_some() {
+                    inner.pending_send -= 1;
+                }
+                let r = self.send_locked(&mut inner, slot, &mut wakes);
+                debug_assert_ne!(r, Err(Fail::Full), "a reserved cell is free");
+                if r.is_err() {
+                    inner.refill(&mut wakes);
+                }
+                drop(inner);
+                wakes.fire();
+                r
+            }
+            SendReady::Paired(rv) => {
+                // SAFETY: `rv` came with this case's `PAIRED` state, so the
+                // receiver waits on a channel of `T`; settled once here.
+                unsafe { Rendezvous::deliver(rv, slot) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives up a selecting send chosen with `ready` without a value (the
+    /// select unwound): whoever was promised it starts over.
+    pub(crate) fn abort_send(&self, ready: SendReady<T>) {
+        match ready {
+            SendReady::Closed => {}
+            SendReady::To(c) => c.settle(RETRY).unpark(),
+            SendReady::Reserved => {
+                let mut inner = self.inner.lock();
+                let mut wakes = Wakes::default();
+                if inner.buf.capacity().is_some() {
+                    inner.pending_send -= 1;
+                    inner.refill(&mut wakes);
+                }
+                drop(inner);
+                wakes.fire();
+            }
+            // SAFETY: as in `complete_send`.
+            SendReady::Paired(rv) => unsafe { Rendezvous::fail(rv) },
+        }
+    }
+
+    /// Queues a select's waiter (`send`: in `sendq`). Caller holds the lock.
+    ///
+    /// # Safety
+    /// As for [`WaitQueue::push`].
+    pub(crate) unsafe fn register_locked(&self, inner: &mut Inner<T>, w: &Waiter, send: bool) {
+        let q = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        // SAFETY: the caller's contract.
+        unsafe { q.push(w) };
+    }
+
+    /// Takes a select's waiter out if still queued. Caller holds the lock.
+    pub(crate) fn unregister_locked(&self, inner: &mut Inner<T>, w: &Waiter, send: bool) {
+        let q = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        q.remove(w);
     }
 }
 
-/// Owns a queued waiter on behalf of a blocked call: waits for it to be
-/// settled and, if the call stops waiting on its own (deadline, or an
-/// unwind during a runtime shutdown), takes it out of its queue before the
-/// frame holding it can die (`waiter.rs` step 3).
-struct Dequeue<'a, T> {
+/// How a selecting send that found its channel ready completes.
+pub(crate) enum SendReady<T> {
+    /// The channel is closed: the value comes back.
+    Closed,
+    /// A claimed receiver gets the value in its slot.
+    To(Claim<T>),
+    /// A buffer cell is reserved (or the buffer is unbounded).
+    Reserved,
+    /// A receiver waits at this rendezvous (the select was registered and
+    /// a receiver claimed its send case).
+    Paired(*const Rendezvous),
+}
+
+/// Owns a queued waiter on behalf of a blocked `send`/`recv`: waits for it
+/// to be settled and, if the call stops waiting on its own (deadline, or
+/// an unwind during a runtime shutdown), abandons it and takes it out of
+/// its queue before the frame holding it can die (`waiter.rs` steps 3-4).
+struct Blocked<'a, T> {
     chan: &'a Channel<T>,
-    waiter: &'a Waiter<T>,
+    cell: &'a WaitCell,
+    waiter: &'a Waiter,
     send: bool,
 }
 
-impl<T> Dequeue<'_, T> {
-    /// Parks until the waiter is settled or `deadline` passes; returns its
-    /// final state (WAITING means timed out, and it left the queue).
-    fn wait(self, deadline: Option<Instant>) -> u8 {
-        // On an OS thread the peer runs elsewhere: spin a little before
-        // paying for a futex sleep and wake-up (bounded; never on a green
-        // thread, whose peer may be waiting for this worker).
-        #[cfg(not(loom))]
-        if !parking::on_green_thread() {
-            let backoff = crossbeam_utils::Backoff::new();
-            while !backoff.is_completed() && self.waiter.state() == WAITING {
-                backoff.snooze();
-            }
-        }
-        loop {
-            let state = self.waiter.state();
-            if state != WAITING {
-                std::mem::forget(self);
-                return state;
-            }
-            match deadline {
-                None => parking::park(reason(self.send)),
-                Some(d) => {
-                    if Instant::now() >= d {
-                        let state = self.dequeue();
-                        std::mem::forget(self);
-                        return state;
-                    }
-                    parking::park_until(d, reason(self.send));
-                }
-            }
+impl<'a, T> Blocked<'a, T> {
+    fn new(chan: &'a Channel<T>, cell: &'a WaitCell, waiter: &'a Waiter, send: bool) -> Self {
+        Blocked {
+            chan,
+            cell,
+            waiter,
+            send,
         }
     }
 
-    /// Takes the waiter out of its queue if still there; returns its state.
-    fn dequeue(&self) -> u8 {
-        let mut inner = self.chan.lock();
-        // Under the lock, a WAITING waiter is still queued and nobody else
-        // touches it.
-        let state = self.waiter.state();
-        if state == WAITING {
-            let q = if self.send {
-                &mut inner.sendq
-            } else {
-                &mut inner.recvq
-            };
-            let removed = q.remove(self.waiter);
-            debug_assert!(removed, "a waiting waiter is queued");
+    /// Parks until settled or `deadline` passes; returns the final kind
+    /// (`ABANDONED`: timed out, and the waiter left its queue).
+    fn wait(self, deadline: Option<Instant>) -> usize {
+        let state = self.cell.wait(deadline, reason(self.send));
+        if state == ABANDONED {
+            self.dequeue();
         }
-        state
+        std::mem::forget(self);
+        waiter::kind(state)
+    }
+
+    fn dequeue(&self) {
+        let mut inner = self.chan.inner.lock();
+        self.chan.unregister_locked(&mut inner, self.waiter, self.send);
     }
 }
 
-impl<T> Drop for Dequeue<'_, T> {
+impl<T> Drop for Blocked<'_, T> {
     fn drop(&mut self) {
         // Only reached when unwinding out of `wait`.
+        if !self.cell.abandon() {
+            // A peer holds the claim and may still write to our slot.
+            self.cell.wait_settled(reason(self.send));
+        }
         self.dequeue();
     }
 }

@@ -8,99 +8,127 @@
 //! atomic read-modify-write and one store, where a parking mutex pays two
 //! read-modify-writes; a channel operation takes it once or twice.
 //!
-//! Under `cfg(loom)` the facade's mutex stands in, so models explore it.
+//! Besides the guard, it can be taken and released by hand
+//! ([`Lock::raw_lock`], [`Lock::raw_unlock`]): a `select` holds the locks of
+//! all its channels at once, in address order (Go's `sellock`), which a
+//! guard per channel of a different message type cannot express.
+//!
+//! Under `cfg(loom)` the same code runs over loom's atomics and yields to
+//! loom while spinning, so the models explore it.
 
-#[cfg(loom)]
-pub(crate) type Lock<T> = crate::loom::sync::Mutex<T>;
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
 
-#[cfg(not(loom))]
-pub(crate) use self::spin::Lock;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
-#[cfg(not(loom))]
-mod spin {
-    use std::cell::UnsafeCell;
-    use std::ops::{Deref, DerefMut};
+/// A spinlock guarding a `T`.
+pub(crate) struct Lock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
 
-    use crossbeam_utils::Backoff;
+// SAFETY: the lock hands out access to `value` to one thread at a time
+// (acquire/release on `locked`), like `Mutex<T>`: `T: Send` suffices.
+unsafe impl<T: Send> Sync for Lock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Lock<T> {}
 
-    use crate::loom::sync::atomic::{AtomicBool, Ordering};
-
-    /// A spinlock guarding a `T`.
-    pub(crate) struct Lock<T> {
-        locked: AtomicBool,
-        value: UnsafeCell<T>,
+impl<T> Lock<T> {
+    pub(crate) fn new(value: T) -> Lock<T> {
+        Lock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
     }
 
-    // SAFETY: the lock hands out access to `value` to one thread at a time
-    // (acquire/release on `locked`), like `Mutex<T>`: `T: Send` suffices.
-    unsafe impl<T: Send> Sync for Lock<T> {}
-    // SAFETY: as above.
-    unsafe impl<T: Send> Send for Lock<T> {}
+    /// Takes the lock until the guard drops.
+    #[inline]
+    pub(crate) fn lock(&self) -> Guard<'_, T> {
+        self.raw_lock();
+        Guard { lock: self }
+    }
 
-    impl<T> Lock<T> {
-        pub(crate) fn new(value: T) -> Lock<T> {
-            Lock {
-                locked: AtomicBool::new(false),
-                value: UnsafeCell::new(value),
-            }
+    /// Takes the lock; the caller must pair it with [`Lock::raw_unlock`].
+    #[inline]
+    pub(crate) fn raw_lock(&self) {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
         }
+    }
 
-        #[inline]
-        pub(crate) fn lock(&self) -> Guard<'_, T> {
+    /// Releases a lock taken with [`Lock::raw_lock`].
+    ///
+    /// # Safety
+    /// The caller holds the lock and no reference from [`Lock::get`]
+    /// outlives this call.
+    #[inline]
+    pub(crate) unsafe fn raw_unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+
+    /// The guarded value, for a caller that holds the lock by hand.
+    ///
+    /// # Safety
+    /// The caller holds the lock (taken with [`Lock::raw_lock`]), and the
+    /// reference is dropped before it unlocks and is the only one.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get(&self) -> &mut T {
+        // SAFETY: the caller holds the lock, exclusively.
+        unsafe { &mut *self.value.get() }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        #[cfg(not(loom))]
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            // Spin on a plain load (no cache-line ping-pong) until free.
+            while self.locked.load(Ordering::Relaxed) {
+                #[cfg(not(loom))]
+                backoff.snooze();
+                #[cfg(loom)]
+                crate::loom::thread::yield_now();
+            }
             if self
                 .locked
                 .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
+                .is_ok()
             {
-                self.lock_slow();
-            }
-            Guard { lock: self }
-        }
-
-        #[cold]
-        fn lock_slow(&self) {
-            let backoff = Backoff::new();
-            loop {
-                // Spin on a plain load (no cache-line ping-pong) until free.
-                while self.locked.load(Ordering::Relaxed) {
-                    backoff.snooze();
-                }
-                if self
-                    .locked
-                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return;
-                }
+                return;
             }
         }
     }
+}
 
-    /// Exclusive access to the locked value until dropped.
-    pub(crate) struct Guard<'a, T> {
-        lock: &'a Lock<T>,
+/// Exclusive access to the locked value until dropped.
+pub(crate) struct Guard<'a, T> {
+    lock: &'a Lock<T>,
+}
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves we hold the lock.
+        unsafe { &*self.lock.value.get() }
     }
+}
 
-    impl<T> Deref for Guard<'_, T> {
-        type Target = T;
-
-        fn deref(&self) -> &T {
-            // SAFETY: the guard proves we hold the lock.
-            unsafe { &*self.lock.value.get() }
-        }
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves we hold the lock, exclusively.
+        unsafe { &mut *self.lock.value.get() }
     }
+}
 
-    impl<T> DerefMut for Guard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            // SAFETY: the guard proves we hold the lock, exclusively.
-            unsafe { &mut *self.lock.value.get() }
-        }
-    }
-
-    impl<T> Drop for Guard<'_, T> {
-        #[inline]
-        fn drop(&mut self) {
-            self.lock.locked.store(false, Ordering::Release);
-        }
+impl<T> Drop for Guard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the lock; its borrows end with it.
+        unsafe { self.lock.raw_unlock() };
     }
 }

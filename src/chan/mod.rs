@@ -310,7 +310,7 @@ impl<T> Receiver<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut out = Slot::empty();
-        match self.chan.recv(&mut out, deadline) {
+        match self.chan.recv(&mut out, deadline.map(Some)) {
             Ok(()) => Ok(out.take()),
             Err(Fail::Closed) => Err(RecvTimeoutError::Closed),
             Err(_) => Err(RecvTimeoutError::Timeout),
