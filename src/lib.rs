@@ -85,8 +85,9 @@ mod coroutine;
 mod green;
 
 pub use crate::chan::{
-    Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
-    TrySendError, bounded, unbounded,
+    ReadyTimeoutError, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
+    SelectedOperation, SendError, SendTimeoutError, Sender, TryReadyError, TryRecvError,
+    TrySelectError, TrySendError, bounded, unbounded,
 };
 #[cfg(not(loom))]
 pub use crate::green::{
@@ -110,4 +111,7 @@ pub mod __private {
 
     #[cfg(not(loom))]
     pub use crate::green::gate::Gate;
+
+    /// What `select!` expands to.
+    pub use crate::chan::select::__private as select;
 }

@@ -41,8 +41,7 @@ use super::buffer::Buffer;
 use super::lock::Lock;
 use super::slot::Slot;
 use super::waiter::{
-    self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RETRY, Rendezvous, WaitCell, WaitQueue,
-    Waiter,
+    self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RETRY, Rendezvous, WaitCell, WaitQueue, Waiter,
 };
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::parking::{self, Unparker};
@@ -447,7 +446,11 @@ impl<T> Channel<T> {
 
     /// Completes a selecting send chosen with `ready`, moving the value out
     /// of `slot` (on failure it stays there).
-    pub(crate) fn complete_send(&self, ready: SendReady<T>, slot: &mut Slot<T>) -> Result<(), Fail> {
+    pub(crate) fn complete_send(
+        &self,
+        ready: SendReady<T>,
+        slot: &mut Slot<T>,
+    ) -> Result<(), Fail> {
         match ready {
             SendReady::Closed => Err(Fail::Closed),
             SendReady::To(mut c) => {
@@ -572,7 +575,8 @@ impl<'a, T> Blocked<'a, T> {
 
     fn dequeue(&self) {
         let mut inner = self.chan.inner.lock();
-        self.chan.unregister_locked(&mut inner, self.waiter, self.send);
+        self.chan
+            .unregister_locked(&mut inner, self.waiter, self.send);
     }
 }
 

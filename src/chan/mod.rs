@@ -13,10 +13,15 @@ mod buffer;
 mod channel;
 mod err;
 mod lock;
+pub(crate) mod select;
 mod slot;
 #[cfg(test)]
 mod tests;
 mod waiter;
+
+pub use self::select::{
+    ReadyTimeoutError, Select, SelectTimeoutError, SelectedOperation, TryReadyError, TrySelectError,
+};
 
 pub use self::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,

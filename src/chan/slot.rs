@@ -42,6 +42,11 @@ impl<T> Slot<T> {
         unsafe { self.val.assume_init_read() }
     }
 
+    /// Takes the message out, if there is one.
+    pub(crate) fn take_if_full(&mut self) -> Option<T> {
+        if self.full { Some(self.take()) } else { None }
+    }
+
     /// Moves the message from `self` into `dst`, which must be empty.
     pub(crate) fn move_to(&mut self, dst: &mut Slot<T>) {
         assert!(

@@ -228,11 +228,6 @@ impl<T> WaitQueue<T> {
         }
     }
 
-    /// Whether no waiter (not even a stale one) is queued.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-
     /// Step 1: queues a waiter.
     ///
     /// # Safety
@@ -335,11 +330,6 @@ impl<T> Claim<T> {
         // SAFETY: the claim gives exclusive access to the owner's slot,
         // which is a `Slot<T>` (the queue's type) valid until settled.
         unsafe { slot.as_mut() }
-    }
-
-    /// Whether this is a selecting sender (its value is not built yet).
-    pub(crate) fn is_select_sender(&self) -> bool {
-        self.waiter().slot.is_null() && !self.waiter().notify
     }
 
     /// Whether this is a readiness waiter (settle it `RETRY`, no transfer).

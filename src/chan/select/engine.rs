@@ -1,0 +1,566 @@
+//! The select protocol, after Go's `selectgo`, over channels of different
+//! message types (each reached through [`Operand`]).
+//!
+//! 1. Lock every channel of the select, in address order, each once
+//!    (duplicates are allowed: the same channel in several cases).
+//! 2. Poll the cases in a random order (source order when biased). The
+//!    first ready one is reserved under the locks: a receive moves its
+//!    message into the case's [`RecvCell`] at once; a send claims the
+//!    waiting receiver or reserves a buffer cell, to complete once the
+//!    caller has built its value. Unlock and return it.
+//! 3. If none is ready and the caller may wait, queue one waiter per case,
+//!    all sharing one [`WaitCell`], unlock, and park. The first peer to
+//!    claim the cell (`waiter.rs`) settles exactly one case; the others
+//!    become stale. A select never pairs with itself: it does nothing while
+//!    its waiters are queued.
+//! 4. Woken (or timed out, having abandoned the cell), lock every channel
+//!    again and take out the waiters still queued, then report the case.
+//!    `RETRY` goes back to step 1.
+//!
+//! A receive case that meets a selecting sender pairs with it through the
+//! rendezvous in its cell and waits for the value before returning; if the
+//! sender gives up, the select starts over.
+
+use std::cell::Cell as StdCell;
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use super::super::channel::{Channel, Fail, Got, SendReady, Wakes};
+use super::super::slot::Slot;
+use super::super::waiter::{
+    self, ABANDONED, CLOSED, DELIVERED, DONE, PAIRED, RETRY, Rendezvous, WaitCell, Waiter,
+};
+use crate::runtime::parking;
+
+/// A reserved operation, type-erased (see [`Operand`]).
+#[derive(Debug)]
+pub(crate) enum Token {
+    /// A receive case: its result is in the case's cell (a message, or
+    /// nothing when the channel is closed and drained).
+    Recv,
+    /// A send case on a closed channel.
+    SendClosed,
+    /// A send case that claimed this receiver's waiter.
+    SendTo(NonNull<Waiter>),
+    /// A send case with a reserved buffer cell.
+    SendReserved,
+    /// A send case a receiver waits for at this rendezvous.
+    SendPaired(*const Rendezvous),
+}
+
+/// The outcome of polling one case.
+pub(crate) enum Polled {
+    /// Not ready.
+    No,
+    /// Ready and reserved.
+    Ready(Token),
+    /// A receive case claimed a selecting sender: unlock, then wait for
+    /// its value (`Operand::wait_paired`).
+    Paired,
+}
+
+/// Where a receive case's message lands, in the select's frame.
+/// `repr(C)` with the slot first: a pointer to the cell is a pointer to
+/// its slot, which is what the case's waiter points at.
+#[repr(C)]
+pub struct RecvCell<T> {
+    slot: Slot<T>,
+    rv: Option<Rendezvous>,
+}
+
+impl<T> RecvCell<T> {
+    /// An empty cell for messages of `T`.
+    pub(crate) fn new() -> RecvCell<T> {
+        RecvCell {
+            slot: Slot::empty(),
+            rv: None,
+        }
+    }
+
+    /// The case's result: the message, or `None` if the channel was
+    /// closed and drained.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        self.slot.take_if_full()
+    }
+}
+
+/// One channel of a select, whatever its message type.
+pub(crate) trait Operand {
+    /// The channel's identity (lock order, and matching a completion to
+    /// its case).
+    fn addr(&self) -> *const ();
+    fn lock(&self);
+    /// # Safety
+    /// The caller holds the lock.
+    unsafe fn unlock(&self);
+    /// Step 2 for one case. `cell` is the case's `RecvCell<T>` for a
+    /// receive.
+    ///
+    /// # Safety
+    /// The caller holds the lock; `cell` is a `RecvCell` of this channel's
+    /// `T`, valid and unaliased for the select.
+    unsafe fn poll(&self, send: bool, cell: *mut (), wakes: &mut Wakes) -> Polled;
+    /// After a receive case paired with a selecting sender (`poll` said
+    /// `Paired` and left a rendezvous in the cell): waits for the value;
+    /// `false` if the sender gave up.
+    ///
+    /// # Safety
+    /// As for `poll`, without the lock.
+    unsafe fn wait_paired(&self, cell: *mut ()) -> bool;
+    /// Whether the case would complete now. Caller holds the lock.
+    ///
+    /// # Safety
+    /// The caller holds the lock.
+    unsafe fn ready(&self, send: bool) -> bool;
+    /// The waiter of case `case` (over the cell's slot for a receive).
+    fn waiter(&self, wait: &WaitCell, case: usize, send: bool, cell: *mut ()) -> Waiter;
+    /// # Safety
+    /// The caller holds the lock; the waiter stays valid until taken out.
+    unsafe fn register(&self, w: &Waiter, send: bool);
+    /// # Safety
+    /// The caller holds the lock.
+    unsafe fn unregister(&self, w: &Waiter, send: bool);
+    /// Gives up a reserved send (the select unwound before completing it).
+    ///
+    /// # Safety
+    /// `token` came from this channel's send case and is used once.
+    unsafe fn abort(&self, token: Token);
+}
+
+impl<T> Channel<T> {
+    /// A send token of this channel, typed back.
+    ///
+    /// # Safety
+    /// `token` came from this channel's send case.
+    pub(crate) unsafe fn send_ready(token: Token) -> SendReady<T> {
+        match token {
+            Token::SendClosed => SendReady::Closed,
+            // SAFETY: the claim was made on this channel's queue (of `T`).
+            Token::SendTo(w) => SendReady::To(unsafe { waiter::Claim::from_raw(w) }),
+            Token::SendReserved => SendReady::Reserved,
+            Token::SendPaired(rv) => SendReady::Paired(rv),
+            Token::Recv => unreachable!("a receive token for a send"),
+        }
+    }
+}
+
+impl<T> Operand for Channel<T> {
+    fn addr(&self) -> *const () {
+        (self as *const Channel<T>).cast()
+    }
+
+    fn lock(&self) {
+        self.inner.raw_lock();
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock.
+        unsafe { self.inner.raw_unlock() };
+    }
+
+    unsafe fn poll(&self, send: bool, cell: *mut (), wakes: &mut Wakes) -> Polled {
+        // SAFETY: the caller holds the lock; no other reference to `Inner`
+        // lives meanwhile.
+        let inner = unsafe { self.inner.get() };
+        if send {
+            return match self.poll_send_locked(inner, wakes) {
+                None => Polled::No,
+                Some(SendReady::Closed) => Polled::Ready(Token::SendClosed),
+                Some(SendReady::To(c)) => Polled::Ready(Token::SendTo(c.into_raw())),
+                Some(SendReady::Reserved) => Polled::Ready(Token::SendReserved),
+                Some(SendReady::Paired(rv)) => Polled::Ready(Token::SendPaired(rv)),
+            };
+        }
+        // SAFETY: the caller's contract: a valid `RecvCell<T>`.
+        let cell = unsafe { &mut *cell.cast::<RecvCell<T>>() };
+        match self.recv_locked(inner, &mut cell.slot, wakes) {
+            Ok(Got::Done) | Err(Fail::Closed) => Polled::Ready(Token::Recv),
+            Err(_) => Polled::No,
+            Ok(Got::Pair(claim)) => {
+                let slot: *mut Slot<T> = &mut cell.slot;
+                let rv = cell.rv.insert(Rendezvous::new(slot));
+                wakes.push(claim.pair(rv));
+                Polled::Paired
+            }
+        }
+    }
+
+    unsafe fn wait_paired(&self, cell: *mut ()) -> bool {
+        // SAFETY: the caller's contract.
+        let cell = unsafe { &mut *cell.cast::<RecvCell<T>>() };
+        let Some(rv) = cell.rv.as_ref() else {
+            return false;
+        };
+        let delivered = rv.wait(reason()) == DELIVERED;
+        cell.rv = None;
+        delivered
+    }
+
+    unsafe fn ready(&self, send: bool) -> bool {
+        // SAFETY: the caller holds the lock.
+        self.ready_locked(unsafe { self.inner.get() }, send)
+    }
+
+    fn waiter(&self, wait: &WaitCell, case: usize, send: bool, cell: *mut ()) -> Waiter {
+        if send {
+            Waiter::new::<T>(wait, case, std::ptr::null_mut())
+        } else if cell.is_null() {
+            Waiter::notify(wait, case)
+        } else {
+            Waiter::new::<T>(wait, case, cell.cast::<Slot<T>>())
+        }
+    }
+
+    unsafe fn register(&self, w: &Waiter, send: bool) {
+        // SAFETY: the caller holds the lock and keeps `w` valid.
+        unsafe { self.register_locked(self.inner.get(), w, send) };
+    }
+
+    unsafe fn unregister(&self, w: &Waiter, send: bool) {
+        // SAFETY: the caller holds the lock.
+        self.unregister_locked(unsafe { self.inner.get() }, w, send);
+    }
+
+    unsafe fn abort(&self, token: Token) {
+        // SAFETY: the caller's contract.
+        self.abort_send(unsafe { Channel::<T>::send_ready(token) });
+    }
+}
+
+#[cfg(not(loom))]
+fn reason() -> parking::Reason {
+    crate::runtime::task::WaitReason::Select
+}
+
+#[cfg(loom)]
+fn reason() -> parking::Reason {}
+
+/// One case of a select: a channel, a direction, and for a receive the
+/// cell its message lands in (null for a readiness check).
+#[derive(Clone, Copy)]
+pub struct Case<'a> {
+    pub(crate) op: &'a dyn Operand,
+    pub(crate) send: bool,
+    pub(crate) cell: *mut (),
+}
+
+/// How long a select may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    Forever,
+    Never,
+    Until(Instant),
+}
+
+impl Wait {
+    fn deadline(self) -> Option<Instant> {
+        match self {
+            Wait::Until(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn expired(self) -> bool {
+        match self {
+            Wait::Forever => false,
+            Wait::Never => true,
+            Wait::Until(d) => Instant::now() >= d,
+        }
+    }
+}
+
+/// Positions of cases, on the stack for small selects.
+struct Order {
+    small: [u32; 8],
+    big: Vec<u32>,
+    len: usize,
+}
+
+impl Order {
+    fn new(n: usize) -> Order {
+        let mut o = Order {
+            small: [0; 8],
+            big: Vec::new(),
+            len: n,
+        };
+        if n > 8 {
+            o.big = (0..n as u32).collect();
+        } else {
+            for i in 0..n {
+                o.small[i] = i as u32;
+            }
+        }
+        o
+    }
+
+    fn as_mut(&mut self) -> &mut [u32] {
+        if self.len > 8 {
+            &mut self.big
+        } else {
+            &mut self.small[..self.len]
+        }
+    }
+
+    fn as_ref(&self) -> &[u32] {
+        if self.len > 8 {
+            &self.big
+        } else {
+            &self.small[..self.len]
+        }
+    }
+
+    /// Go's `pollorder`: a uniformly random permutation.
+    fn shuffle(&mut self) {
+        let s = self.as_mut();
+        for i in (1..s.len()).rev() {
+            let j = random(i as u64 + 1) as usize;
+            s.swap(i, j);
+        }
+    }
+}
+
+thread_local! {
+    static RNG: StdCell<u64> = const { StdCell::new(0) };
+}
+
+/// A uniform random number below `n` (xorshift64*, Lemire's reduction).
+fn random(n: u64) -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            // Seed from this thread's stack address and the clock.
+            let local = 0u8;
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            x = (&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15;
+            x |= 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((u128::from(v >> 32) * u128::from(n)) >> 32) as u64
+    })
+}
+
+/// The locks of a select's channels, in address order, each once.
+struct Locks<'c, 'a> {
+    cases: &'c [Case<'a>],
+    order: Order,
+}
+
+impl<'c, 'a> Locks<'c, 'a> {
+    fn new(cases: &'c [Case<'a>]) -> Self {
+        let mut order = Order::new(cases.len());
+        order
+            .as_mut()
+            .sort_unstable_by_key(|&i| cases[i as usize].op.addr());
+        Locks { cases, order }
+    }
+
+    /// The distinct channels, in lock order.
+    fn distinct(&self) -> impl Iterator<Item = &'a dyn Operand> + '_ {
+        let mut last = std::ptr::null();
+        self.order.as_ref().iter().filter_map(move |&i| {
+            let op = self.cases[i as usize].op;
+            (op.addr() != std::mem::replace(&mut last, op.addr())).then_some(op)
+        })
+    }
+
+    fn lock(&self) {
+        for op in self.distinct() {
+            op.lock();
+        }
+    }
+
+    fn unlock(&self) {
+        for op in self.distinct() {
+            // SAFETY: `lock` took each of these once.
+            unsafe { op.unlock() };
+        }
+    }
+}
+
+/// Runs a select over `cases`: the position of the case that completed
+/// and its token, or `None` if `wait` ran out first.
+pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(usize, Token)> {
+    if cases.is_empty() {
+        block_empty(wait);
+        return None;
+    }
+    let locks = Locks::new(cases);
+    let mut order = Order::new(cases.len());
+    loop {
+        if !biased {
+            order.shuffle();
+        }
+        locks.lock();
+        let mut wakes = Wakes::default();
+        let mut paired = None;
+        for &i in order.as_ref() {
+            let c = &cases[i as usize];
+            // SAFETY: all locks held; the cells are the cases' own.
+            match unsafe { c.op.poll(c.send, c.cell, &mut wakes) } {
+                Polled::Ready(token) => {
+                    locks.unlock();
+                    wakes.fire();
+                    return Some((i as usize, token));
+                }
+                Polled::Paired => {
+                    paired = Some(i as usize);
+                    break;
+                }
+                Polled::No => {}
+            }
+        }
+        if let Some(i) = paired {
+            locks.unlock();
+            wakes.fire();
+            let c = &cases[i];
+            // SAFETY: the cell is this case's, and holds the rendezvous.
+            if unsafe { c.op.wait_paired(c.cell) } {
+                return Some((i, Token::Recv));
+            }
+            continue;
+        }
+        if wait.expired() {
+            locks.unlock();
+            wakes.fire();
+            return None;
+        }
+        let cell = WaitCell::new();
+        let waiters: Vec<Waiter> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.op.waiter(&cell, i, c.send, c.cell))
+            .collect();
+        for (c, w) in cases.iter().zip(&waiters) {
+            // SAFETY: locks held; `waiters` outlives the registration
+            // (`Registered` takes them out before they drop).
+            unsafe { c.op.register(w, c.send) };
+        }
+        locks.unlock();
+        wakes.fire();
+        let reg = Registered {
+            cases,
+            locks: &locks,
+            waiters: &waiters,
+            cell: &cell,
+        };
+        let state = cell.wait(wait.deadline(), reason());
+        reg.unregister();
+        std::mem::forget(reg);
+        let case = waiter::case(state);
+        match waiter::kind(state) {
+            ABANDONED => return None,
+            RETRY => continue,
+            DONE => return Some((case, Token::Recv)),
+            CLOSED if cases[case].send => return Some((case, Token::SendClosed)),
+            CLOSED => return Some((case, Token::Recv)),
+            PAIRED => return Some((case, Token::SendPaired(cell.paired()))),
+            k => unreachable!("select woke in state {k}"),
+        }
+    }
+}
+
+/// Waits until one of `cases` is ready (checked under its lock, nothing
+/// reserved): its position, or `None` if `wait` ran out first.
+pub(crate) fn ready(cases: &[Case<'_>], wait: Wait) -> Option<usize> {
+    if cases.is_empty() {
+        block_empty(wait);
+        return None;
+    }
+    let locks = Locks::new(cases);
+    let mut order = Order::new(cases.len());
+    loop {
+        order.shuffle();
+        locks.lock();
+        for &i in order.as_ref() {
+            let c = &cases[i as usize];
+            // SAFETY: all locks held.
+            if unsafe { c.op.ready(c.send) } {
+                locks.unlock();
+                return Some(i as usize);
+            }
+        }
+        if wait.expired() {
+            locks.unlock();
+            return None;
+        }
+        let cell = WaitCell::new();
+        let waiters: Vec<Waiter> = (0..cases.len()).map(|i| Waiter::notify(&cell, i)).collect();
+        for (c, w) in cases.iter().zip(&waiters) {
+            // SAFETY: as in `select`.
+            unsafe { c.op.register(w, c.send) };
+        }
+        locks.unlock();
+        let reg = Registered {
+            cases,
+            locks: &locks,
+            waiters: &waiters,
+            cell: &cell,
+        };
+        let state = cell.wait(wait.deadline(), reason());
+        reg.unregister();
+        std::mem::forget(reg);
+        if state == ABANDONED {
+            return None;
+        }
+    }
+}
+
+/// A select with no cases waits for its deadline, or forever (Go's empty
+/// `select {}`; a runtime shutdown still unwinds it).
+fn block_empty(wait: Wait) {
+    match wait {
+        Wait::Never => {}
+        Wait::Until(d) => {
+            while Instant::now() < d {
+                parking::park_until(d, reason());
+            }
+        }
+        Wait::Forever => loop {
+            parking::park(reason());
+        },
+    }
+}
+
+/// A select's queued waiters: taken out of their queues (step 4) before
+/// the frame holding them may die, also when the wait unwinds.
+struct Registered<'r, 'c, 'a> {
+    cases: &'c [Case<'a>],
+    locks: &'r Locks<'c, 'a>,
+    waiters: &'r [Waiter],
+    cell: &'r WaitCell,
+}
+
+impl Registered<'_, '_, '_> {
+    fn unregister(&self) {
+        self.locks.lock();
+        for (c, w) in self.cases.iter().zip(self.waiters) {
+            // SAFETY: all locks held.
+            unsafe { c.op.unregister(w, c.send) };
+        }
+        self.locks.unlock();
+    }
+}
+
+impl Drop for Registered<'_, '_, '_> {
+    fn drop(&mut self) {
+        // Only reached when the wait unwinds (a runtime shutdown).
+        let state = if self.cell.abandon() {
+            ABANDONED
+        } else {
+            self.cell.wait_settled(reason())
+        };
+        self.unregister();
+        if waiter::kind(state) == PAIRED {
+            // SAFETY: the rendezvous of our `PAIRED` state, settled once.
+            unsafe { Rendezvous::fail(self.cell.paired()) };
+        }
+        // A message a sender delivered (`DONE`) stays in its case's cell
+        // and drops with it.
+    }
+}
