@@ -128,6 +128,17 @@ impl<T> Buffer<T> {
         }
     }
 
+    /// Whether a push would find no room (the channel also counts cells
+    /// reserved by selecting senders).
+    #[cfg(test)]
+    pub(crate) fn is_full(&self) -> bool {
+        match self {
+            Buffer::Zero => true,
+            Buffer::Array(r) => r.len == r.cap(),
+            Buffer::List(_) => false,
+        }
+    }
+
     /// Moves the message in `src` to the tail; the caller checked
     /// `!is_full()`.
     pub(crate) fn push_from(&mut self, src: &mut Slot<T>) {

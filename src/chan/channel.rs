@@ -204,6 +204,13 @@ impl<T> Channel<T> {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Waiters queued (stale ones included): `(senders, receivers)`.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let inner = self.inner.lock();
+        (inner.sendq.len(), inner.recvq.len())
+    }
+
     /// Reserve step of a send: moves the message out of `slot` to a waiting
     /// receiver or the buffer. Caller holds the lock. On failure the
     /// message stays in `slot`.

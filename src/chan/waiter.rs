@@ -144,6 +144,10 @@ impl WaitCell {
             }
         }
         let mut deadline = deadline;
+        // Under loom the clock is not modelled: a deadline passes after
+        // the first (spurious) timed wake-up, so models explore giving up
+        // after queueing deterministically.
+        let mut parked = false;
         loop {
             let state = self.state();
             if is_final(state) {
@@ -152,7 +156,7 @@ impl WaitCell {
             match deadline {
                 None => parking::park(reason),
                 Some(d) => {
-                    if std::time::Instant::now() >= d {
+                    if (cfg!(loom) && parked) || std::time::Instant::now() >= d {
                         if self.abandon() {
                             return ABANDONED;
                         }
@@ -161,6 +165,7 @@ impl WaitCell {
                         continue;
                     }
                     parking::park_until(d, reason);
+                    parked = true;
                 }
             }
         }
@@ -236,6 +241,12 @@ impl<T> WaitQueue<T> {
     /// module protocol, step 4).
     pub(crate) unsafe fn push(&mut self, waiter: &Waiter) {
         self.queue.push_back(NonNull::from(waiter));
+    }
+
+    /// Waiters queued, stale ones included.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
     }
 
     /// Whether a live (unclaimed) waiter with a slot is queued: a receiver

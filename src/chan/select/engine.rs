@@ -264,6 +264,9 @@ impl Wait {
         match self {
             Wait::Forever => false,
             Wait::Never => true,
+            // Under loom the clock is not modelled: the wait always
+            // queues, and `WaitCell::wait` gives up after one wake-up.
+            Wait::Until(_) if cfg!(loom) => false,
             Wait::Until(d) => Instant::now() >= d,
         }
     }
@@ -311,6 +314,10 @@ impl Order {
 
     /// Go's `pollorder`: a uniformly random permutation.
     fn shuffle(&mut self) {
+        if cfg!(loom) {
+            // Models must replay deterministically: keep source order.
+            return;
+        }
         let s = self.as_mut();
         for i in (1..s.len()).rev() {
             let j = random(i as u64 + 1) as usize;

@@ -1,21 +1,20 @@
-//! The waiter protocol of `waiter.rs`: a queued waiter whose owner gives up
-//! (step 3: its deadline passed) racing the peer that completes it (step
-//! 2) or a close that finishes it CLOSED. Either the peer wins and the
-//! owner sees DONE or CLOSED, or the owner takes its waiter out while it is
-//! still WAITING and nobody touches it again; the message moves exactly
-//! once either way.
+//! The waiter protocol of `waiter.rs`: an owner that gives up (step 3:
+//! its deadline passed, it abandons its cell) racing the peer that claims
+//! and settles it (step 2), or a close. Either the peer's claim wins and
+//! the owner waits for the final state, or the abandon wins and nobody
+//! touches the waiter again; the message moves exactly once either way.
 //!
 //! `channel.rs` decides "the deadline passed" from the wall clock, which
-//! loom cannot replay, and its `Dequeue` is private; so the owner here is a
-//! stand-in that follows `Dequeue::wait`/`dequeue` step for step and gives
-//! up after one spurious wake-up, over the real `Waiter`, `WaitQueue`, `Completion`
-//! and `Slot`, behind the channel's `Lock`.
+//! loom cannot replay, so the owner here is a stand-in that follows
+//! `Blocked::wait` step for step and gives up after one yield, over the
+//! real `WaitCell`, `Waiter`, `WaitQueue`, `Claim` and `Slot`, behind the
+//! channel's `Lock`.
 
 use super::support::{Msg, Tally, join2, spawn};
-use crate::chan::lock::Lock;
+use crate::chan::lock::{Guard, Lock};
 use crate::chan::slot::Slot;
-use crate::chan::waiter::{CLOSED, DONE, WAITING, WaitQueue, Waiter};
-use crate::loom::sync::{Arc, MutexGuard};
+use crate::chan::waiter::{ABANDONED, CLOSED, DONE, WaitCell, WaitQueue, Waiter, is_final, kind};
+use crate::loom::sync::Arc;
 use crate::runtime::parking::Unparker;
 
 /// The channel's lock around one wait queue.
@@ -33,58 +32,56 @@ impl Queue {
         Arc::new(Queue(Lock::new(WaitQueue::new())))
     }
 
-    fn lock(&self) -> MutexGuard<'_, WaitQueue<Msg>> {
+    fn lock(&self) -> Guard<'_, WaitQueue<Msg>> {
         self.0.lock()
     }
 }
 
-/// Step 1, then `Dequeue::wait` with a deadline that passes after one
-/// spurious wake-up, then `Dequeue::dequeue`: returns the final state.
-fn wait_then_give_up(q: &Queue, waiter: &Waiter<Msg>) -> u8 {
-    // SAFETY: `waiter` and its slot outlive this call, which returns only
-    // once the waiter has left the queue (settled by a peer, or removed
-    // below); the owner does not touch the slot meanwhile.
+/// Step 1, one yield, then step 3 (abandon, or wait for the claimer) and
+/// step 4 (leave the queue): returns the final kind.
+fn wait_then_give_up(q: &Queue, cell: &WaitCell, waiter: &Waiter) -> usize {
+    // SAFETY: `cell`, `waiter` and its slot outlive this call, which
+    // returns only once the waiter has left the queue.
     unsafe { q.lock().push(waiter) };
-    for round in 0.. {
-        let state = waiter.state();
-        if state != WAITING {
-            return state;
-        }
-        if round == 1 {
-            break;
-        }
-        // `park_until` under loom.
+    let mut state = cell.state();
+    if !is_final(state) {
         loom::thread::yield_now();
+        state = if cell.abandon() {
+            ABANDONED
+        } else {
+            cell.wait_settled(())
+        };
     }
-    let mut queue = q.lock();
-    let state = waiter.state();
-    if state == WAITING {
-        assert!(queue.remove(waiter), "a waiting waiter is queued");
-    }
-    state
+    q.lock().remove(waiter);
+    kind(state)
 }
 
 /// Wakes the owner after unlocking, as `channel.rs` does.
-fn wake(queue: MutexGuard<'_, WaitQueue<Msg>>, unparker: Unparker) {
+fn wake(queue: Guard<'_, WaitQueue<Msg>>, unparker: Unparker) {
     drop(queue);
     unparker.unpark();
 }
 
-/// A receiver's reserve step against the sender queue: takes the oldest
-/// blocked sender's message.
+/// A receiver's reserve step against the sender queue: claims the oldest
+/// blocked sender and takes its message.
 fn take_from_sender(q: &Queue) -> Option<usize> {
     let mut out = Slot::empty();
     let mut queue = q.lock();
-    let done = queue.pop_sender_into(&mut out)?;
-    let u = done.finish(DONE);
+    let mut claim = queue.pop()?;
+    claim.slot().expect("a plain sender").move_to(&mut out);
+    let u = claim.settle(DONE);
     wake(queue, u);
     Some(out.take().id)
 }
 
-/// `close`: finishes every queued waiter CLOSED.
+/// `close`: settles every queued waiter it can claim as CLOSED.
 fn close(q: &Queue) {
     let mut queue = q.lock();
-    let woken: Vec<Unparker> = queue.drain().map(|c| c.finish(CLOSED)).collect();
+    let woken: Vec<Unparker> = queue
+        .drain()
+        .into_iter()
+        .map(|c| c.settle(CLOSED))
+        .collect();
     drop(queue);
     for u in woken {
         u.unpark();
@@ -93,8 +90,7 @@ fn close(q: &Queue) {
 
 /// A blocked sender whose deadline passes races a receiver taking its
 /// message: the message ends up with exactly one of them, and the state
-/// tells the sender which. (A message left in the slot after DONE would be
-/// dropped a second time, failing the tally.)
+/// tells the sender which.
 #[test]
 fn sender_gives_up_racing_receiver() {
     loom::model(|| {
@@ -105,11 +101,12 @@ fn sender_gives_up_racing_receiver() {
             spawn(move || take_from_sender(&q))
         };
         let mut slot = Slot::new(tally.msg(0));
-        let waiter = Waiter::new(&mut slot);
-        let state = wait_then_give_up(&q, &waiter);
+        let cell = WaitCell::new();
+        let waiter = Waiter::new(&cell, 0, &mut slot);
+        let state = wait_then_give_up(&q, &cell, &waiter);
         let taken = r.join();
         match state {
-            WAITING => {
+            ABANDONED => {
                 assert_eq!(slot.take().id, 0, "timed out: the message is back");
                 assert_eq!(taken, None);
             }
@@ -117,14 +114,14 @@ fn sender_gives_up_racing_receiver() {
             s => panic!("state {s}"),
         }
         drop(slot);
-        assert!(q.lock().is_empty());
+        assert_eq!(q.lock().len(), 0);
         assert_eq!(tally.dropped(), 1);
     });
 }
 
 /// A blocked receiver whose deadline passes races a sender: the sender
-/// delivers into the receiver's slot, or finds no receiver and keeps the
-/// message (for the buffer, i.e. the next receive).
+/// delivers into the receiver's slot, or finds no live receiver and keeps
+/// the message.
 #[test]
 fn receiver_gives_up_racing_sender() {
     loom::model(|| {
@@ -135,9 +132,10 @@ fn receiver_gives_up_racing_sender() {
             spawn(move || {
                 let mut src = Slot::new(tally.msg(0));
                 let mut queue = q.lock();
-                match queue.pop_receiver_from(&mut src) {
-                    Some(done) => {
-                        let u = done.finish(DONE);
+                match queue.pop() {
+                    Some(mut claim) => {
+                        src.move_to(claim.slot().expect("a plain receiver"));
+                        let u = claim.settle(DONE);
                         wake(queue, u);
                         None
                     }
@@ -146,11 +144,12 @@ fn receiver_gives_up_racing_sender() {
             })
         };
         let mut out = Slot::empty();
-        let waiter = Waiter::new(&mut out);
-        let state = wait_then_give_up(&q, &waiter);
+        let cell = WaitCell::new();
+        let waiter = Waiter::new(&cell, 0, &mut out);
+        let state = wait_then_give_up(&q, &cell, &waiter);
         let kept = s.join();
         match state {
-            WAITING => assert_eq!(kept, Some(0), "timed out: the sender kept it"),
+            ABANDONED => assert_eq!(kept, Some(0), "timed out: the sender kept it"),
             DONE => {
                 assert_eq!(out.take().id, 0, "delivered");
                 assert_eq!(kept, None);
@@ -158,14 +157,14 @@ fn receiver_gives_up_racing_sender() {
             s => panic!("state {s}"),
         }
         drop(out);
-        assert!(q.lock().is_empty());
+        assert_eq!(q.lock().len(), 0);
         assert_eq!(tally.dropped(), 1);
     });
 }
 
 /// A blocked sender giving up, a receiver and a close, all racing: whoever
-/// settles the waiter first decides, and only DONE means the receiver has
-/// the message; on WAITING or CLOSED it is back in the sender's slot.
+/// claims the cell first decides, and only DONE means the receiver has the
+/// message; on ABANDONED or CLOSED it is back in the sender's slot.
 #[test]
 fn sender_gives_up_racing_receiver_and_close() {
     loom::model(|| {
@@ -180,11 +179,12 @@ fn sender_gives_up_racing_receiver_and_close() {
             spawn(move || close(&q))
         };
         let mut slot = Slot::new(tally.msg(0));
-        let waiter = Waiter::new(&mut slot);
-        let state = wait_then_give_up(&q, &waiter);
+        let cell = WaitCell::new();
+        let waiter = Waiter::new(&cell, 0, &mut slot);
+        let state = wait_then_give_up(&q, &cell, &waiter);
         let (taken, ()) = join2(r, c);
         match state {
-            WAITING | CLOSED => {
+            ABANDONED | CLOSED => {
                 assert_eq!(slot.take().id, 0, "state {state}: the message is back");
                 assert_eq!(taken, None);
             }
@@ -192,7 +192,7 @@ fn sender_gives_up_racing_receiver_and_close() {
             s => panic!("state {s}"),
         }
         drop(slot);
-        assert!(q.lock().is_empty());
+        assert_eq!(q.lock().len(), 0);
         assert_eq!(tally.dropped(), 1);
     });
 }

@@ -14,6 +14,8 @@
 //! * `loom_drop`: the last handle dropped while a peer blocks.
 //! * `loom_timeout`: deadlines racing a peer, through the public calls.
 //! * `loom_waiter`: a waiter giving up (`waiter.rs` step 3) racing its peer.
+//! * `loom_select`: selects racing each other, close, a timeout, and
+//!   themselves (the same channel twice).
 
 #[cfg(all(test, loom, not(debug_assertions)))]
 compile_error!("run the loom models with `-C debug_assertions`: they check invariants");
@@ -24,6 +26,8 @@ mod loom_close;
 mod loom_drop;
 #[cfg(all(test, loom))]
 mod loom_handoff;
+#[cfg(all(test, loom))]
+mod loom_select;
 #[cfg(all(test, loom))]
 mod loom_timeout;
 #[cfg(all(test, loom))]

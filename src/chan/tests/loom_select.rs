@@ -1,0 +1,158 @@
+//! `select` (`select/engine.rs`) model-checked through the macro: the
+//! claim on a select's shared cell decides exactly one case; the losing
+//! registrations are taken out; close, a timeout and a duplicate channel
+//! race a peer. Poll order is source order under loom (deterministic
+//! replay), and a timed wait gives up after its first wake-up.
+
+use std::time::Duration;
+
+use super::support::{Msg, Tally, join2, spawn};
+use crate::chan::{Receiver, bounded};
+use crate::select;
+
+/// Receives from `rx` or learns that `stop` closed.
+fn recv_or_stop(rx: &Receiver<Msg>, stop: &Receiver<()>) -> Option<usize> {
+    select! {
+        recv(rx) -> m => Some(m.expect("rx stays open").id),
+        recv(stop) -> _ => None,
+    }
+}
+
+/// Two selects race for one message on an unbuffered channel: exactly one
+/// gets it, the other wakes from the close of `stop`, and no registration
+/// is left in either channel.
+#[test]
+fn two_selects_race_for_one_sender() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let a = {
+            let (rx, stop) = (rx.clone(), stop_rx.clone());
+            spawn(move || recv_or_stop(&rx, &stop))
+        };
+        let b = {
+            let (rx, stop) = (rx.clone(), stop_rx.clone());
+            spawn(move || recv_or_stop(&rx, &stop))
+        };
+        tx.send(tally.msg(0)).unwrap();
+        stop_tx.close();
+        let (ra, rb) = join2(a, b);
+        assert!(
+            matches!((ra, rb), (Some(0), None) | (None, Some(0))),
+            "exactly one select wins: {ra:?} {rb:?}"
+        );
+        assert_eq!(rx.chan.queued(), (0, 0), "losing registration removed");
+        assert_eq!(stop_rx.chan.queued(), (0, 0));
+        assert_eq!(tally.dropped(), 1);
+    });
+}
+
+/// A select blocked on a receive and a send races `close` of both: the
+/// receive case sees `Err` or the send case gets its value back; the
+/// value is built at most once and dropped exactly once.
+#[test]
+fn select_races_close() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let (tx2, _rx2) = bounded::<Msg>(0);
+        let closer = tx.clone();
+        let closer2 = tx2.clone();
+        let s = {
+            let tally = tally.clone();
+            spawn(move || {
+                select! {
+                    recv(rx) -> m => { assert!(m.is_err(), "nobody sends"); 0 }
+                    send(tx2, tally.msg(1)) -> r => {
+                        let m = r.expect_err("nobody receives").into_inner();
+                        assert_eq!(m.id, 1);
+                        1
+                    }
+                }
+            })
+        };
+        closer.close();
+        closer2.close();
+        let case = s.join();
+        drop((tx, closer, closer2));
+        assert_eq!(
+            tally.dropped(),
+            case,
+            "the send value exists only if chosen"
+        );
+    });
+}
+
+/// A select with a timeout races a sender: it takes the message, or gives
+/// up and the message stays for a plain receive. Never lost, never twice.
+#[test]
+fn select_timeout_races_send() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let s = {
+            let tally = tally.clone();
+            spawn(move || tx.send(tally.msg(0)).unwrap())
+        };
+        let got = select! {
+            recv(rx) -> m => Some(m.unwrap().id),
+            default(Duration::from_secs(3600)) => None,
+        };
+        let id = match got {
+            Some(id) => id,
+            None => rx.recv().expect("the sender still waits").id,
+        };
+        s.join();
+        assert_eq!(id, 0);
+        assert_eq!(rx.chan.queued(), (0, 0));
+        assert_eq!(tally.dropped(), 1);
+    });
+}
+
+/// The same channel in two cases of one select: one message completes
+/// exactly one case, and both registrations are gone afterwards.
+#[test]
+fn select_on_the_same_channel_twice() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let s = {
+            let rx = rx.clone();
+            spawn(move || {
+                select! {
+                    recv(rx) -> m => m.unwrap().id,
+                    recv(rx) -> m => m.unwrap().id + 10,
+                }
+            })
+        };
+        tx.send(tally.msg(0)).unwrap();
+        let v = s.join();
+        assert!(v == 0 || v == 10);
+        assert_eq!(rx.chan.queued(), (0, 0));
+        assert_eq!(tally.dropped(), 1);
+    });
+}
+
+/// A selecting sender meets a plain receiver through the rendezvous: the
+/// receiver claims the select's send case and waits for its value.
+#[test]
+fn selecting_sender_pairs_with_receiver() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let (_tx2, rx2) = bounded::<Msg>(0);
+        let s = {
+            let tally = tally.clone();
+            spawn(move || {
+                select! {
+                    send(tx, tally.msg(0)) -> r => r.unwrap(),
+                    recv(rx2) -> _ => panic!("nobody sends on rx2"),
+                }
+            })
+        };
+        assert_eq!(rx.recv().unwrap().id, 0);
+        s.join();
+        assert_eq!(tally.dropped(), 1);
+    });
+}
