@@ -1,16 +1,24 @@
-//! Replays the checked-in cargo-fuzz corpus (`fuzz/corpus/chan_ops/`)
-//! through the same decoder and models as the fuzz target
-//! (`tests/common/ops.rs`), so plain `cargo test` covers it without
+//! Replays the checked-in cargo-fuzz corpora (`fuzz/corpus/chan_ops/` and
+//! `fuzz/corpus/select_ops/`) through the same decoders and models as the
+//! fuzz targets (`tests/common/ops.rs`, `tests/common/select_ops.rs`), so plain `cargo test` covers it without
 //! cargo-fuzz: every file must decode to a program or plan that matches its
 //! model.
 
 #[path = "common/ops.rs"]
 mod ops;
+#[path = "common/select_ops.rs"]
+mod select_ops;
 
 use std::path::PathBuf;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/chan_ops");
+    corpus_of("chan_ops")
+}
+
+fn corpus_of(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("a directory entry").path())
@@ -59,4 +67,17 @@ fn corpus_covers_both_kinds_and_every_capacity() {
         );
         assert!(plan_caps.contains(&cap), "no concurrent plan for {cap:?}");
     }
+}
+
+#[test]
+fn select_corpus_replays_against_the_model() {
+    let files = corpus_of("select_ops");
+    assert!(files.len() >= 10, "only {} corpus files", files.len());
+    let mut failed = Vec::new();
+    for (name, data) in &files {
+        if std::panic::catch_unwind(|| select_ops::run_bytes(data)).is_err() {
+            failed.push(name.clone());
+        }
+    }
+    assert!(failed.is_empty(), "select corpus files failing: {failed:?}");
 }

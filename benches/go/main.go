@@ -23,6 +23,8 @@
 //	pingpong [N]  N round trips between two goroutines over two unbuffered
 //	              channels, with GOMAXPROCS=1 and then 2: ns per round trip
 //
+// and select [N], the select benchmarks of issue 4 (select.go).
+//
 // Each prints one line (chan and pingpong one per cell), the subcommand,
 // then key=value pairs (chan also the workload), e.g.
 //
@@ -55,7 +57,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -109,6 +111,12 @@ func main() {
 			med, min := repeat(*reps, func() float64 { return pingpong(n) })
 			fmt.Printf("pingpong procs=%d n=%d ns_per_roundtrip=%.1f min=%.1f\n", procs, n, med, min)
 		}
+	case "select":
+		if n == 0 {
+			n = 5000000
+		}
+		runtime.GOMAXPROCS(2)
+		selectMatrix(n, *reps)
 	default:
 		flag.Usage()
 		os.Exit(2)

@@ -120,6 +120,12 @@ pub(crate) trait Operand {
     /// # Safety
     /// The caller holds the lock.
     unsafe fn unregister(&self, w: &Waiter, send: bool);
+    /// Drops a message left in a receive case's cell (its selected
+    /// operation was dropped uncompleted), so the cell can be used again.
+    ///
+    /// # Safety
+    /// As for `poll`, without the lock.
+    unsafe fn clear(&self, cell: *mut ());
     /// Gives up a reserved send (the select unwound before completing it).
     ///
     /// # Safety
@@ -219,6 +225,11 @@ impl<T> Operand for Channel<T> {
     unsafe fn unregister(&self, w: &Waiter, send: bool) {
         // SAFETY: the caller holds the lock.
         self.unregister_locked(unsafe { self.inner.get() }, w, send);
+    }
+
+    unsafe fn clear(&self, cell: *mut ()) {
+        // SAFETY: the caller's contract.
+        drop(unsafe { (*cell.cast::<RecvCell<T>>()).take() });
     }
 
     unsafe fn abort(&self, token: Token) {
@@ -361,18 +372,32 @@ struct Locks<'c, 'a> {
 impl<'c, 'a> Locks<'c, 'a> {
     fn new(cases: &'c [Case<'a>]) -> Self {
         let mut order = Order::new(cases.len());
-        order
-            .as_mut()
-            .sort_unstable_by_key(|&i| cases[i as usize].op.addr());
+        // Under loom, addresses differ between executions, which would make
+        // the lock order (and the model) non-deterministic: keep source
+        // order there (the models never lock two channels in opposite
+        // orders).
+        if !cfg!(loom) {
+            order
+                .as_mut()
+                .sort_unstable_by_key(|&i| cases[i as usize].op.addr());
+        }
         Locks { cases, order }
     }
 
     /// The distinct channels, in lock order.
     fn distinct(&self) -> impl Iterator<Item = &'a dyn Operand> + '_ {
-        let mut last = std::ptr::null();
-        self.order.as_ref().iter().filter_map(move |&i| {
+        let order = self.order.as_ref();
+        order.iter().enumerate().filter_map(move |(k, &i)| {
             let op = self.cases[i as usize].op;
-            (op.addr() != std::mem::replace(&mut last, op.addr())).then_some(op)
+            let seen = if cfg!(loom) {
+                order[..k]
+                    .iter()
+                    .any(|&j| std::ptr::eq(self.cases[j as usize].op.addr(), op.addr()))
+            } else {
+                // Sorted: a duplicate follows its first occurrence.
+                k > 0 && std::ptr::eq(self.cases[order[k - 1] as usize].op.addr(), op.addr())
+            };
+            (!seen).then_some(op)
         })
     }
 

@@ -356,8 +356,9 @@ impl fmt::Debug for Select<'_> {
 /// or [`SelectedOperation::send`] on the same handle.
 ///
 /// # Panics
-/// Dropping it without completing panics (what it reserved is released
-/// first, so no peer waits on it).
+/// Dropping it without completing panics. What a send case reserved is
+/// released first, so no peer waits on it; a message a receive case took
+/// is dropped.
 ///
 /// ```
 /// let (tx, rx) = goro::bounded(1);
@@ -461,6 +462,12 @@ impl Drop for SelectedOperation<'_> {
         if self.case.send {
             // SAFETY: the token came from this case's channel, used once.
             unsafe { self.case.op.abort(token) };
+        } else {
+            // The message (if any) is dropped: the operation was never
+            // completed (crossbeam-channel loses it too).
+            // SAFETY: the case's cell, of its channel's type; the select
+            // is over.
+            unsafe { self.case.op.clear(self.case.cell) };
         }
         if !std::thread::panicking() {
             panic!("dropped `SelectedOperation` without completing the operation");

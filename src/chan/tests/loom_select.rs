@@ -23,7 +23,10 @@ fn recv_or_stop(rx: &Receiver<Msg>, stop: &Receiver<()>) -> Option<usize> {
 /// is left in either channel.
 #[test]
 fn two_selects_race_for_one_sender() {
-    loom::model(|| {
+    // Three threads and four spinlocks: one preemption keeps it in seconds.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
         let tally = Tally::new();
         let (tx, rx) = bounded::<Msg>(0);
         let (stop_tx, stop_rx) = bounded::<()>(0);

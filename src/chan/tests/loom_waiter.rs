@@ -65,7 +65,7 @@ fn wake(queue: Guard<'_, WaitQueue<Msg>>, unparker: Unparker) {
 /// A receiver's reserve step against the sender queue: claims the oldest
 /// blocked sender and takes its message.
 fn take_from_sender(q: &Queue) -> Option<usize> {
-    let mut out = Slot::empty();
+    let mut out: Slot<Msg> = Slot::empty();
     let mut queue = q.lock();
     let mut claim = queue.pop()?;
     claim.slot().expect("a plain sender").move_to(&mut out);
@@ -143,7 +143,7 @@ fn receiver_gives_up_racing_sender() {
                 }
             })
         };
-        let mut out = Slot::empty();
+        let mut out: Slot<Msg> = Slot::empty();
         let cell = WaitCell::new();
         let waiter = Waiter::new(&cell, 0, &mut out);
         let state = wait_then_give_up(&q, &cell, &waiter);
