@@ -13,17 +13,25 @@
 //! all its channels at once, in address order (Go's `sellock`), which a
 //! guard per channel of a different message type cannot express.
 //!
-//! Under `cfg(loom)` the same code runs over loom's atomics and yields to
-//! loom while spinning, so the models explore it.
+//! Under `cfg(loom)` a loom mutex stands in for the spin (loom drops an
+//! unpark that reaches a thread while it yields in a spin loop, which would
+//! show up as false lost wake-ups), held by hand for `raw_lock`.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 
+#[cfg(not(loom))]
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
 /// A spinlock guarding a `T`.
 pub(crate) struct Lock<T> {
+    #[cfg(not(loom))]
     locked: AtomicBool,
+    #[cfg(loom)]
+    mutex: crate::loom::sync::Mutex<()>,
+    /// The held loom guard, between `raw_lock` and `raw_unlock`.
+    #[cfg(loom)]
+    held: UnsafeCell<Option<crate::loom::sync::MutexGuard<'static, ()>>>,
     value: UnsafeCell<T>,
 }
 
@@ -36,7 +44,12 @@ unsafe impl<T: Send> Send for Lock<T> {}
 impl<T> Lock<T> {
     pub(crate) fn new(value: T) -> Lock<T> {
         Lock {
+            #[cfg(not(loom))]
             locked: AtomicBool::new(false),
+            #[cfg(loom)]
+            mutex: crate::loom::sync::Mutex::new(()),
+            #[cfg(loom)]
+            held: UnsafeCell::new(None),
             value: UnsafeCell::new(value),
         }
     }
@@ -49,6 +62,7 @@ impl<T> Lock<T> {
     }
 
     /// Takes the lock; the caller must pair it with [`Lock::raw_unlock`].
+    #[cfg(not(loom))]
     #[inline]
     pub(crate) fn raw_lock(&self) {
         if self
@@ -60,6 +74,22 @@ impl<T> Lock<T> {
         }
     }
 
+    /// Takes the lock; the caller must pair it with [`Lock::raw_unlock`].
+    #[cfg(loom)]
+    pub(crate) fn raw_lock(&self) {
+        let guard = self.mutex.lock();
+        // SAFETY: the guard borrows `self.mutex`; it is dropped by
+        // `raw_unlock`, which the caller calls before `self` can go (the
+        // caller holds `&self` across both), so the 'static is never
+        // observed. Only the lock holder touches `held`.
+        unsafe {
+            *self.held.get() = Some(std::mem::transmute::<
+                crate::loom::sync::MutexGuard<'_, ()>,
+                crate::loom::sync::MutexGuard<'static, ()>,
+            >(guard))
+        };
+    }
+
     /// Releases a lock taken with [`Lock::raw_lock`].
     ///
     /// # Safety
@@ -67,7 +97,11 @@ impl<T> Lock<T> {
     /// outlives this call.
     #[inline]
     pub(crate) unsafe fn raw_unlock(&self) {
+        #[cfg(not(loom))]
         self.locked.store(false, Ordering::Release);
+        // SAFETY: the caller holds the lock, so it alone touches `held`.
+        #[cfg(loom)]
+        drop(unsafe { (*self.held.get()).take() });
     }
 
     /// The guarded value, for a caller that holds the lock by hand.
@@ -81,17 +115,14 @@ impl<T> Lock<T> {
         unsafe { &mut *self.value.get() }
     }
 
+    #[cfg(not(loom))]
     #[cold]
     fn lock_slow(&self) {
-        #[cfg(not(loom))]
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             // Spin on a plain load (no cache-line ping-pong) until free.
             while self.locked.load(Ordering::Relaxed) {
-                #[cfg(not(loom))]
                 backoff.snooze();
-                #[cfg(loom)]
-                crate::loom::thread::yield_now();
             }
             if self
                 .locked

@@ -468,7 +468,11 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             .enumerate()
             .map(|(i, c)| c.op.waiter(&cell, i, c.send, c.cell))
             .collect();
-        for (c, w) in cases.iter().zip(&waiters) {
+        // Queue in poll order: when one channel appears in several cases,
+        // which of them a peer completes is random too (Go's lockorder is
+        // sorted from the random pollorder with an unstable sort).
+        for &i in order.as_ref() {
+            let (c, w) = (&cases[i as usize], &waiters[i as usize]);
             // SAFETY: locks held; `waiters` outlives the registration
             // (`Registered` takes them out before they drop).
             unsafe { c.op.register(w, c.send) };
