@@ -15,7 +15,9 @@
 //! * Normal: an unlock with waiters clears `LOCKED` and wakes the oldest
 //!   waiter (state [`WOKEN`]); it competes with newcomers, which may barge
 //!   in (good throughput: the running thread keeps its cache warm). A woken
-//!   waiter that loses queues again at the *front*.
+//!   waiter that loses queues again at the *front*. Only one waiter is
+//!   woken at a time (`woken`, Go's `mutexWoken`): while it has not come
+//!   back, unlocks wake nobody else, so waiters keep their order.
 //! * Starvation: a woken waiter that loses after waiting 1 ms or more sets
 //!   `starving` as it queues again. From then on an unlock keeps `LOCKED`
 //!   set and hands the lock straight to the oldest waiter (state
@@ -27,8 +29,8 @@
 //!
 //! A waiter that unwinds (runtime shutdown) leaves the queue consistent:
 //! still queued, it removes itself; handed the lock, it unlocks (passing it
-//! on); woken, it takes and releases the lock if free, so the next waiter
-//! is woken in its place.
+//! on); woken, it clears `woken` and takes and releases the lock if free,
+//! so the next waiter is woken in its place.
 //!
 //! No poisoning: a guard dropped while unwinding simply unlocks.
 
@@ -97,6 +99,10 @@ struct Inner {
     queue: WaitQueue,
     /// Starvation mode: unlocks hand the lock to the oldest waiter.
     starving: bool,
+    /// A waiter was woken in normal mode and has not come back to the
+    /// queue yet: unlocks wake nobody else meanwhile (Go's `mutexWoken`),
+    /// so woken waiters keep their arrival order.
+    woken: bool,
 }
 
 // SAFETY: the lock gives one thread at a time access to `data`, so the
@@ -143,6 +149,7 @@ impl<T> Mutex<T> {
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
                 starving: false,
+                woken: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -156,6 +163,7 @@ impl<T> Mutex<T> {
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
                 starving: false,
+                woken: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -261,6 +269,9 @@ impl<T: ?Sized> Mutex<T> {
         let mut woken = false;
         loop {
             let mut inner = self.inner.lock();
+            if woken {
+                inner.woken = false;
+            }
             // From here until we unlock `inner`, an unlock cannot take the
             // fast path: it sees QUEUED and queues behind our decision.
             let mut s = self.state.fetch_or(QUEUED, Ordering::Acquire) | QUEUED;
@@ -313,6 +324,9 @@ impl<T: ?Sized> Mutex<T> {
             }
             return state;
         }
+        if state == WOKEN {
+            inner.woken = false;
+        }
         drop(inner);
         match state {
             HANDED => self.unlock(),
@@ -343,6 +357,11 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     fn unlock_slow(&self) {
         let mut inner = self.inner.lock();
+        if inner.woken && !inner.starving {
+            // The woken waiter will retry, and queue again if it loses.
+            self.state.fetch_and(!LOCKED, Ordering::Release);
+            return;
+        }
         let wake = match inner.queue.pop() {
             // QUEUED was clear by the time we locked `inner`.
             None => {
@@ -361,6 +380,7 @@ impl<T: ?Sized> Mutex<T> {
                     Some(next.finish(HANDED))
                 } else {
                     let clear = if empty { LOCKED | QUEUED } else { LOCKED };
+                    inner.woken = true;
                     self.state.fetch_and(!clear, Ordering::Release);
                     Some(next.finish(WOKEN))
                 }
