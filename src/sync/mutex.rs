@@ -213,10 +213,16 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.try_acquire().then_some(MutexGuard {
-            mutex: self,
-            _not_send: PhantomData,
-        })
+        // Not `then_some`: it would build (and drop, unlocking) a guard
+        // on failure too.
+        if self.try_acquire() {
+            Some(MutexGuard {
+                mutex: self,
+                _not_send: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// A mutable reference to the value, without locking (`&mut self`

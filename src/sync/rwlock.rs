@@ -184,11 +184,16 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_read().is_some());
     /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        let mut inner = self.inner.lock();
-        inner.try_grant(READ).then_some(RwLockReadGuard {
-            lock: self,
-            _not_send: PhantomData,
-        })
+        let granted = self.inner.lock().try_grant(READ);
+        // A guard is built only when granted: dropping one releases.
+        if granted {
+            Some(RwLockReadGuard {
+                lock: self,
+                _not_send: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// Locks for writing if nobody holds it or waits for it.
@@ -201,11 +206,16 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_some());
     /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        let mut inner = self.inner.lock();
-        inner.try_grant(WRITE).then_some(RwLockWriteGuard {
-            lock: self,
-            _not_send: PhantomData,
-        })
+        let granted = self.inner.lock().try_grant(WRITE);
+        // A guard is built only when granted: dropping one releases.
+        if granted {
+            Some(RwLockWriteGuard {
+                lock: self,
+                _not_send: PhantomData,
+            })
+        } else {
+            None
+        }
     }
 
     /// A mutable reference to the value, without locking.
