@@ -71,7 +71,10 @@ fn run_op(s: &Shared, op: &Op) {
     match *op {
         Op::Lock(y) => {
             let mut g = s.mutex.lock();
-            assert!(!s.in_mutex.swap(true, Ordering::SeqCst), "two mutex holders");
+            assert!(
+                !s.in_mutex.swap(true, Ordering::SeqCst),
+                "two mutex holders"
+            );
             *g += 1;
             pause(y);
             s.in_mutex.store(false, Ordering::SeqCst);
@@ -79,7 +82,10 @@ fn run_op(s: &Shared, op: &Op) {
         }
         Op::TryLock => {
             if let Some(mut g) = s.mutex.try_lock() {
-                assert!(!s.in_mutex.swap(true, Ordering::SeqCst), "two mutex holders");
+                assert!(
+                    !s.in_mutex.swap(true, Ordering::SeqCst),
+                    "two mutex holders"
+                );
                 *g += 1;
                 s.in_mutex.store(false, Ordering::SeqCst);
                 s.locks.fetch_add(1, Ordering::SeqCst);

@@ -428,7 +428,11 @@ fn shutdown_unwinds_blocked_waiters_and_leaves_the_primitives_consistent() {
         wait_parked(&r, what, 3);
     }
     drop(r);
-    assert_eq!(drops.load(Ordering::SeqCst), 2 + 3 * 7, "every waiter unwound");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        2 + 3 * 7,
+        "every waiter unwound"
+    );
     // Every queue was left consistent: the primitives work as new.
     assert!(m.try_lock().is_some());
     assert_eq!(sem.available_permits(), 1);
@@ -461,16 +465,25 @@ fn a_failed_try_lock_leaves_the_owner_alone() {
     let m = Mutex::new(0);
     let g = m.lock();
     assert!(m.try_lock().is_none());
-    assert!(m.try_lock().is_none(), "a failed try_lock unlocked the mutex");
+    assert!(
+        m.try_lock().is_none(),
+        "a failed try_lock unlocked the mutex"
+    );
     drop(g);
     let rw = RwLock::new(0);
     let w = rw.write();
     assert!(rw.try_read().is_none() && rw.try_write().is_none());
-    assert!(rw.try_read().is_none(), "a failed try_read released the writer");
+    assert!(
+        rw.try_read().is_none(),
+        "a failed try_read released the writer"
+    );
     drop(w);
     let r = rw.read();
     assert!(rw.try_write().is_none());
-    assert!(rw.try_write().is_none(), "a failed try_write released a reader");
+    assert!(
+        rw.try_write().is_none(),
+        "a failed try_write released a reader"
+    );
     drop(r);
     assert!(rw.try_write().is_some());
 }

@@ -34,6 +34,9 @@
 // and pingpong repeat the measurement (-reps, default 5) and print the
 // median and the minimum.
 //
+// and of the sync benchmarks (benches/sync.rs): mutex and waitgroup, see
+// sync.go.
+//
 // Run: cd benches/go && go run . spawn 1000000 (no external modules), or
 // benches/go/run.sh for every figure.
 package main
@@ -55,7 +58,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|mutex|waitgroup [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -109,6 +112,8 @@ func main() {
 			med, min := repeat(*reps, func() float64 { return pingpong(n) })
 			fmt.Printf("pingpong procs=%d n=%d ns_per_roundtrip=%.1f min=%.1f\n", procs, n, med, min)
 		}
+	case "mutex", "waitgroup":
+		syncBench(cmd, n, *reps)
 	default:
 		flag.Usage()
 		os.Exit(2)

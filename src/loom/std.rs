@@ -60,7 +60,6 @@ pub(crate) mod cell {
     }
 
     impl<T: ?Sized> UnsafeCell<T> {
-
         /// Runs `f` with a shared raw pointer to the contents.
         #[allow(dead_code)]
         #[inline(always)]

@@ -141,3 +141,8 @@ impl fmt::Debug for Barrier {
             .finish_non_exhaustive()
     }
 }
+
+// The internal state stays consistent across a panic anywhere (waiters
+// that unwind leave their queue), so observing it after one is fine.
+impl std::panic::UnwindSafe for Barrier {}
+impl std::panic::RefUnwindSafe for Barrier {}

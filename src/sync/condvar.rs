@@ -12,11 +12,11 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use super::Mutex;
 use super::lock::Lock;
 use super::mutex::MutexGuard;
 use super::waitq::{self, WAITING, WaitQueue, Waiter, Why};
-#[cfg(doc)]
-use super::Mutex;
 
 /// Waiter grant: notified.
 const NOTIFIED: usize = 1;
@@ -292,3 +292,8 @@ impl fmt::Debug for Condvar {
         f.debug_struct("Condvar").finish_non_exhaustive()
     }
 }
+
+// The internal state stays consistent across a panic anywhere (waiters
+// that unwind leave their queue), so observing it after one is fine.
+impl std::panic::UnwindSafe for Condvar {}
+impl std::panic::RefUnwindSafe for Condvar {}

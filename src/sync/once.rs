@@ -373,3 +373,15 @@ impl<T> From<T> for OnceLock<T> {
         c
     }
 }
+
+// The internal state stays consistent across a panic anywhere (waiters
+// that unwind leave their queue), so observing it after one is fine.
+impl std::panic::UnwindSafe for Once {}
+impl std::panic::RefUnwindSafe for Once {}
+
+// As `std::sync::OnceLock`: a panicking initialiser leaves the cell empty.
+impl<T: std::panic::RefUnwindSafe + std::panic::UnwindSafe> std::panic::RefUnwindSafe
+    for OnceLock<T>
+{
+}
+impl<T: std::panic::UnwindSafe> std::panic::UnwindSafe for OnceLock<T> {}

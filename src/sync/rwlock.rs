@@ -241,9 +241,7 @@ impl<T: ?Sized> RwLock<T> {
         // left the queue (granted, or removed by `abandon`).
         unsafe { inner.queue.push_back(&waiter) };
         drop(inner);
-        let state = waitq::wait(&waiter, None, Why::RwLock, |_| {
-            self.abandon(&waiter, kind)
-        });
+        let state = waitq::wait(&waiter, None, Why::RwLock, |_| self.abandon(&waiter, kind));
         debug_assert_eq!(state, GRANTED);
     }
 

@@ -129,23 +129,30 @@ impl Semaphore {
     /// ```
     pub fn acquire_many(&self, n: usize) -> SemaphorePermit<'_> {
         if n == 0 {
-            return SemaphorePermit { sem: self, permits: 0 };
+            return SemaphorePermit {
+                sem: self,
+                permits: 0,
+            };
         }
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() && inner.permits >= n {
             inner.permits -= n;
-            return SemaphorePermit { sem: self, permits: n };
+            return SemaphorePermit {
+                sem: self,
+                permits: n,
+            };
         }
         let waiter = Waiter::new(n);
         // SAFETY: `waiter` lives in this frame, which leaves only after it
         // left the queue (granted, or removed by `abandon`).
         unsafe { inner.queue.push_back(&waiter) };
         drop(inner);
-        let state = waitq::wait(&waiter, None, Why::Semaphore, |_| {
-            self.abandon(&waiter, n)
-        });
+        let state = waitq::wait(&waiter, None, Why::Semaphore, |_| self.abandon(&waiter, n));
         debug_assert_eq!(state, GRANTED);
-        SemaphorePermit { sem: self, permits: n }
+        SemaphorePermit {
+            sem: self,
+            permits: n,
+        }
     }
 
     /// Takes one permit if one is free and nobody waits.
@@ -171,7 +178,10 @@ impl Semaphore {
         let mut inner = self.inner.lock();
         if n == 0 || (inner.queue.is_empty() && inner.permits >= n) {
             inner.permits -= n;
-            Some(SemaphorePermit { sem: self, permits: n })
+            Some(SemaphorePermit {
+                sem: self,
+                permits: n,
+            })
         } else {
             None
         }
@@ -291,3 +301,8 @@ impl fmt::Debug for SemaphorePermit<'_> {
             .finish_non_exhaustive()
     }
 }
+
+// The internal state stays consistent across a panic anywhere (waiters
+// that unwind leave their queue), so observing it after one is fine.
+impl std::panic::UnwindSafe for Semaphore {}
+impl std::panic::RefUnwindSafe for Semaphore {}

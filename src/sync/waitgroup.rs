@@ -178,3 +178,8 @@ impl fmt::Debug for WaitGroup {
             .finish()
     }
 }
+
+// The internal state stays consistent across a panic anywhere (waiters
+// that unwind leave their queue), so observing it after one is fine.
+impl std::panic::UnwindSafe for WaitGroup {}
+impl std::panic::RefUnwindSafe for WaitGroup {}
