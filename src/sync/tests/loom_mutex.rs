@@ -57,3 +57,23 @@ fn try_lock_against_lock() {
         assert_eq!(*m.lock(), want);
     });
 }
+
+/// A hot re-locker against one waiter: the waiter is woken, loses to the
+/// re-locker, queues again in front and (under loom, at once) turns the
+/// mutex to starvation mode; the next unlock hands it the lock, and the
+/// re-locker's third lock must wait for it (two owners fail the model).
+#[test]
+fn a_woken_waiter_that_loses_is_handed_the_lock() {
+    loom::model(|| {
+        let m = Arc::new(Mutex::new(0usize));
+        let a = {
+            let m = m.clone();
+            spawn(move || *m.lock() += 1)
+        };
+        for _ in 0..3 {
+            *m.lock() += 1;
+        }
+        a.join();
+        assert_eq!(*m.lock(), 4);
+    });
+}
