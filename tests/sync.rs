@@ -67,8 +67,7 @@ fn a_mutex_held_across_a_channel_receive_does_not_stall_the_worker() {
         tx.send(1).unwrap();
         holder.join().unwrap();
         contender.join().unwrap();
-        let v = m.lock().clone();
-        v
+        m.lock().clone()
     });
     assert_eq!(got, [1, 2]);
 }

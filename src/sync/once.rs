@@ -12,7 +12,6 @@
 //! runs its own closure. Unlike `std::sync::Once` there is no poisoning;
 //! like `std::sync::OnceLock`, a failed initialisation is simply retried.
 
-use std::cell::UnsafeCell as StdCell;
 use std::fmt;
 use std::mem::MaybeUninit;
 
@@ -215,7 +214,7 @@ pub struct OnceLock<T> {
     /// Written once, by the runner of `once`; read only once it completed.
     value: UnsafeCell<MaybeUninit<T>>,
     /// Owns a `T` for the drop checker.
-    _owns: std::marker::PhantomData<StdCell<T>>,
+    _owns: std::marker::PhantomData<T>,
 }
 
 // SAFETY: the value is written by one thread (the `Once` runner) and then
