@@ -89,8 +89,11 @@ fn starving_waiters_are_served_in_arrival_order_against_a_hot_relocker() {
         r.spawn(move || {
             let mut rounds = 0u64;
             while !stop.load(Ordering::SeqCst) {
-                let _g = m.lock();
+                drop(m.lock());
                 rounds += 1;
+                // Scheduling is cooperative: let a waiter pinned to this
+                // worker run (it re-locks at once, racing the waiters).
+                goro::yield_now();
             }
             rounds
         })
