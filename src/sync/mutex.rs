@@ -22,7 +22,8 @@
 //!   `starving` as it queues again. From then on an unlock keeps `LOCKED`
 //!   set and hands the lock straight to the oldest waiter (state
 //!   [`HANDED`]), so newcomers queue at the back and everyone is served in
-//!   arrival order; the mode ends when the queue empties.
+//!   arrival order; the mode ends when the queue empties, or when a waiter
+//!   handed the lock had waited under 1 ms (Go's rule: the queue moves).
 //!
 //! Invariant (internal lock free): `starving` implies `LOCKED` and a
 //! non-empty queue, so a newcomer's CAS can never beat a starving waiter.
@@ -53,6 +54,11 @@ const QUEUED: usize = 2;
 const WOKEN: usize = 1;
 /// Waiter grant: the lock was handed over, the waiter owns it.
 const HANDED: usize = 2;
+
+/// Rounds of the bounded spin before queueing (`Backoff::spin`: 1, 2, 4,
+/// ... up to 64 spin hints a round).
+#[cfg(not(loom))]
+const SPINS: usize = 7;
 
 /// How long a waiter waits before the mutex turns to starvation mode.
 #[cfg(not(loom))]
@@ -263,8 +269,8 @@ impl<T: ?Sized> Mutex<T> {
         #[cfg(not(loom))]
         {
             let backoff = crossbeam_utils::Backoff::new();
-            for _ in 0..4 {
-                if self.try_acquire() {
+            for _ in 0..SPINS {
+                if self.state.load(Ordering::Relaxed) & LOCKED == 0 && self.try_acquire() {
                     return;
                 }
                 backoff.spin();
@@ -311,7 +317,14 @@ impl<T: ?Sized> Mutex<T> {
             }
             drop(inner);
             match waitq::wait(&waiter, None, Why::Mutex, |_| self.abandon(&waiter)) {
-                HANDED => return,
+                HANDED => {
+                    // Go's exit rule: a waiter served in under 1 ms means
+                    // the queue moves fast enough for normal mode.
+                    if !waited_long(start) {
+                        self.inner.lock().starving = false;
+                    }
+                    return;
+                }
                 _ => woken = true,
             }
         }
