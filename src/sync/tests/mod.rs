@@ -13,6 +13,7 @@
 //! * `loom_rwlock`: a writer against readers.
 //! * `loom_semaphore`: releases racing acquires; FIFO head blocking.
 //! * `loom_condvar`: `notify_one` racing `wait`.
+//! * `loom_once`: racing `call_once`; a `Barrier` round.
 
 #[cfg(all(test, loom, not(debug_assertions)))]
 compile_error!("run the loom models with `-C debug_assertions`: they check invariants");
@@ -21,6 +22,8 @@ compile_error!("run the loom models with `-C debug_assertions`: they check invar
 mod loom_condvar;
 #[cfg(all(test, loom))]
 mod loom_mutex;
+#[cfg(all(test, loom))]
+mod loom_once;
 #[cfg(all(test, loom))]
 mod loom_rwlock;
 #[cfg(all(test, loom))]
