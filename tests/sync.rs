@@ -489,3 +489,21 @@ fn a_failed_try_lock_leaves_the_owner_alone() {
     drop(r);
     assert!(rw.try_write().is_some());
 }
+
+#[test]
+fn auto_traits_match_std() {
+    fn send_sync<T: Send + Sync>() {}
+    fn sync<T: Sync>() {}
+    send_sync::<Mutex<Vec<u8>>>();
+    send_sync::<RwLock<Vec<u8>>>();
+    send_sync::<Semaphore>();
+    send_sync::<WaitGroup>();
+    send_sync::<Barrier>();
+    send_sync::<Condvar>();
+    send_sync::<Once>();
+    send_sync::<OnceLock<String>>();
+    sync::<goro::sync::MutexGuard<'static, u8>>();
+    sync::<goro::sync::RwLockReadGuard<'static, u8>>();
+    // As std: `Mutex<T>` is `Sync` for a `Send` but `!Sync` `T`.
+    send_sync::<Mutex<std::cell::Cell<u8>>>();
+}

@@ -130,6 +130,14 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 /// drop(guard); // unlocks
 /// assert_eq!(*m.lock(), [1, 2]);
 /// ```
+///
+/// It cannot move to another thread:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let m = goro::sync::Mutex::new(0);
+/// assert_send(m.lock());
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     pub(super) mutex: &'a Mutex<T>,
