@@ -30,6 +30,9 @@
 //!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
 //!   message handed back in the error when a send fails.
 //! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.
+//! * [`sync`] has Go's `sync` package ([`sync::WaitGroup`],
+//!   [`sync::Mutex`], [`sync::RwLock`], [`sync::Semaphore`], ...): blocking
+//!   on them parks the green thread, not its worker.
 //! * [`runtime::Builder`] configures a [`runtime::Runtime`] (workers, stack
 //!   size) for `block_on`, `spawn` and `dump`.
 //!
@@ -78,6 +81,7 @@ mod macros;
 
 pub mod chan;
 pub mod runtime;
+pub mod sync;
 
 #[cfg(not(loom))]
 mod coroutine;

@@ -36,6 +36,9 @@
 // and pingpong repeat the measurement (-reps, default 5) and print the
 // median and the minimum.
 //
+// and of the sync benchmarks (benches/sync.rs): mutex and waitgroup, see
+// sync.go.
+//
 // Run: cd benches/go && go run . spawn 1000000 (no external modules), or
 // benches/go/run.sh for every figure.
 package main
@@ -57,7 +60,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select|mutex|waitgroup [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -117,6 +120,8 @@ func main() {
 		}
 		runtime.GOMAXPROCS(2)
 		selectMatrix(n, *reps)
+	case "mutex", "waitgroup":
+		syncBench(cmd, n, *reps)
 	default:
 		flag.Usage()
 		os.Exit(2)

@@ -45,13 +45,21 @@ pub(crate) mod cell {
     /// `std::cell::UnsafeCell` with loom's `with`/`with_mut` access API.
     #[derive(Debug, Default)]
     #[repr(transparent)]
-    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
 
     impl<T> UnsafeCell<T> {
         pub(crate) const fn new(data: T) -> UnsafeCell<T> {
             UnsafeCell(std::cell::UnsafeCell::new(data))
         }
 
+        /// Unwraps the value (loom's `into_inner`).
+        #[allow(dead_code)]
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
         /// Runs `f` with a shared raw pointer to the contents.
         #[allow(dead_code)]
         #[inline(always)]

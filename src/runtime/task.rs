@@ -357,10 +357,17 @@ pub(crate) enum WaitReason {
     Select,
     Sync,
     Scope,
+    Mutex,
+    RwLock,
+    WaitGroup,
+    Semaphore,
+    Condvar,
+    Barrier,
+    Once,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 8] = [
+    const ALL: [WaitReason; 15] = [
         WaitReason::None,
         WaitReason::Join,
         WaitReason::Sleep,
@@ -369,6 +376,13 @@ impl WaitReason {
         WaitReason::Select,
         WaitReason::Sync,
         WaitReason::Scope,
+        WaitReason::Mutex,
+        WaitReason::RwLock,
+        WaitReason::WaitGroup,
+        WaitReason::Semaphore,
+        WaitReason::Condvar,
+        WaitReason::Barrier,
+        WaitReason::Once,
     ];
 
     fn from_u8(v: u8) -> WaitReason {
@@ -388,6 +402,13 @@ impl WaitReason {
             WaitReason::Select => "select",
             WaitReason::Sync => "sync",
             WaitReason::Scope => "scope",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwLock => "rwlock",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Semaphore => "semaphore",
+            WaitReason::Condvar => "condvar",
+            WaitReason::Barrier => "barrier",
+            WaitReason::Once => "once",
         }
     }
 }
