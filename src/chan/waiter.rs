@@ -144,10 +144,18 @@ impl WaitCell {
             }
         }
         let mut deadline = deadline;
-        // Under loom the clock is not modelled: a deadline passes after
-        // the first (spurious) timed wake-up, so models explore giving up
-        // after queueing deterministically.
+        // Under loom the clock is not modelled: a near deadline (under a
+        // minute away) passes after the first (spurious) timed wake-up, a
+        // far one never, so models explore giving up after queueing
+        // deterministically.
         let mut parked = false;
+        let passed = |d: std::time::Instant, parked: bool| {
+            if cfg!(loom) {
+                parked && d < std::time::Instant::now() + std::time::Duration::from_secs(60)
+            } else {
+                std::time::Instant::now() >= d
+            }
+        };
         loop {
             let state = self.state();
             if is_final(state) {
@@ -156,7 +164,7 @@ impl WaitCell {
             match deadline {
                 None => parking::park(reason),
                 Some(d) => {
-                    if (cfg!(loom) && parked) || std::time::Instant::now() >= d {
+                    if passed(d, parked) {
                         if self.abandon() {
                             return ABANDONED;
                         }
