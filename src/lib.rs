@@ -29,6 +29,9 @@
 //! * [`bounded`] and [`unbounded`] make channels ([`Sender`], [`Receiver`]):
 //!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
 //!   message handed back in the error when a send fails.
+//! * [`after`], [`at`], [`tick`] and [`never`] are timer channels (Go's
+//!   `time.After`, `time.Tick` and nil channel): plain [`Receiver`]s fired
+//!   by the workers' timers, with no thread per timer.
 //! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.
 //! * [`runtime::Builder`] configures a [`runtime::Runtime`] (workers, stack
 //!   size) for `block_on`, `spawn` and `dump`.
@@ -78,6 +81,7 @@ mod macros;
 
 pub mod chan;
 pub mod runtime;
+mod time;
 
 #[cfg(not(loom))]
 mod coroutine;
@@ -86,7 +90,7 @@ mod green;
 
 pub use crate::chan::{
     Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
-    TrySendError, bounded, unbounded,
+    TrySendError, after, at, bounded, never, tick, unbounded,
 };
 #[cfg(not(loom))]
 pub use crate::green::{

@@ -10,6 +10,8 @@ use std::thread::JoinHandle as OsJoinHandle;
 use super::queue;
 use super::scheduler::{Remote, Shared};
 use super::task::{Cell, GreenId, Header, Task, TaskRef};
+use super::parking::{self, Unparker};
+use super::task::WaitReason;
 use super::worker;
 use crate::coroutine::{Coroutine, stack};
 use crate::green::{JoinHandle, Stage};
@@ -185,10 +187,41 @@ impl Runtime {
             Err(e) => panic!("{e}"),
         };
         // SAFETY: the closure returns `T`.
-        let handle = unsafe { JoinHandle::<T>::new(task) };
-        match handle.join_uncancellable() {
+        let handle = unsafe { JoinHandle::<T>::new(task.clone()) };
+        match self.wait_root::<T>(&task, handle) {
             Ok(v) => v,
             Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Waits (uncancellably) for the root green thread `task` of
+    /// `block_on`, whose closure returns `T`, and takes its result. If a
+    /// deadlock is reported meanwhile (`deadlock.rs`), shuts the runtime
+    /// down, waits for the root to unwind (it may borrow from the caller),
+    /// and panics with the report.
+    fn wait_root<T>(&self, task: &TaskRef, handle: JoinHandle<T>) -> std::thread::Result<T> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.enter_block_on(id, Unparker::current());
+        let mut out: Option<std::thread::Result<T>> = None;
+        let deadlock = loop {
+            // SAFETY: `out` has the type of the root closure's result.
+            if unsafe { task.body.poll_output(&mut out as *mut _ as *mut ()) } {
+                break None;
+            }
+            if let Some(report) = self.shared.deadlock_report() {
+                break Some(report);
+            }
+            parking::park_uncancellable(WaitReason::Join);
+        };
+        self.shared.leave_block_on(id);
+        match deadlock {
+            None => out.expect("poll_output stored the result"),
+            Some(report) => {
+                self.shared.begin_shutdown();
+                drop(handle.join_uncancellable());
+                panic!("{report}");
+            }
         }
     }
 
@@ -250,7 +283,8 @@ impl Runtime {
     }
 }
 
-fn describe(t: &Task) -> String {
+/// One line of `dump` (and of a deadlock report) for `t`.
+pub(super) fn describe(t: &Task) -> String {
     let name = t.name.as_deref().unwrap_or("<unnamed>");
     let reason = t.wait_reason().as_str();
     let state = t.state.describe();
