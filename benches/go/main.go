@@ -22,6 +22,8 @@
 //	              of spsc and mpsc: ns per message, one line per cell
 //	pingpong [N]  N round trips between two goroutines over two unbuffered
 //	              channels, with GOMAXPROCS=1 and then 2: ns per round trip
+//	sleep [N]     N goroutines each time.Sleep(1 ms) concurrently, GOMAXPROCS=2:
+//	              ms from the first spawn until the last woke (WaitGroup)
 //
 // Each prints one line (chan and pingpong one per cell), the subcommand,
 // then key=value pairs (chan also the workload), e.g.
@@ -29,6 +31,7 @@
 //	parked n=1000000 spawn_ms=1712.3 kib_per_parked=2.70 wake_ms=571.2
 //	chan spsc cap=0 n=5000000 ns_per_msg=127.3 min=121.0
 //	pingpong procs=1 n=1000000 ns_per_roundtrip=250.1 min=247.9
+//	sleep n=100000 ms=96.1 min=90.3
 //
 // which benches/parked.rs and benches/chan.rs parse. gosched, spawn, chan
 // and pingpong repeat the measurement (-reps, default 5) and print the
@@ -55,7 +58,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|sleep [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -109,6 +112,13 @@ func main() {
 			med, min := repeat(*reps, func() float64 { return pingpong(n) })
 			fmt.Printf("pingpong procs=%d n=%d ns_per_roundtrip=%.1f min=%.1f\n", procs, n, med, min)
 		}
+	case "sleep":
+		if n == 0 {
+			n = 100000
+		}
+		runtime.GOMAXPROCS(2)
+		med, min := repeat(*reps, func() float64 { return sleepAll(n) })
+		fmt.Printf("sleep n=%d ms=%.2f min=%.2f\n", n, med, min)
 	default:
 		flag.Usage()
 		os.Exit(2)
@@ -335,4 +345,20 @@ func rssPteKiB() int64 {
 		}
 	}
 	return total
+}
+
+// sleepAll: ms for n goroutines that each sleep 1 ms concurrently, from the
+// first spawn until the last has woken (benches/time.rs).
+func sleepAll(n int) float64 {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			time.Sleep(time.Millisecond)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	return float64(time.Since(start).Microseconds()) / 1000
 }

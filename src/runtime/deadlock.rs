@@ -154,7 +154,10 @@ fn pass(shared: &Shared) -> Verdict {
     // 1.
     let workers = shared.num_workers();
     if shared.idle.num_sleeping() != workers
-        || shared.remotes.iter().any(|r| r.timers() != 0 || r.has_inbox())
+        || shared
+            .remotes
+            .iter()
+            .any(|r| r.timers() != 0 || r.has_inbox())
         || shared.has_shared_work()
         || shared.not_started() != 0
     {
@@ -163,9 +166,9 @@ fn pass(shared: &Shared) -> Verdict {
     // 2.
     let tasks = shared.tasks();
     if tasks.is_empty()
-        || tasks.iter().any(|t| {
-            t.state.describe() != "parked" || t.wait_reason() == WaitReason::Sleep
-        })
+        || tasks
+            .iter()
+            .any(|t| t.state.describe() != "parked" || t.wait_reason() == WaitReason::Sleep)
     {
         return Verdict::No;
     }

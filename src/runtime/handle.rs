@@ -7,11 +7,11 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle as OsJoinHandle;
 
+use super::parking::{self, Unparker};
 use super::queue;
 use super::scheduler::{Remote, Shared};
-use super::task::{Cell, GreenId, Header, Task, TaskRef};
-use super::parking::{self, Unparker};
 use super::task::WaitReason;
+use super::task::{Cell, GreenId, Header, Task, TaskRef};
 use super::worker;
 use crate::coroutine::{Coroutine, stack};
 use crate::green::{JoinHandle, Stage};

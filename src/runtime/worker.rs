@@ -91,6 +91,10 @@ struct Core {
     rng: u32,
 }
 
+/// A worker about to sleep gives stack memory back only if it expects to
+/// sleep at least this long.
+const TRIM_IDLE: Duration = Duration::from_millis(10);
+
 const DEADLOCK_BACKOFF_MIN: Duration = Duration::from_millis(1);
 const DEADLOCK_BACKOFF_MAX: Duration = Duration::from_millis(250);
 
@@ -358,8 +362,6 @@ impl Worker {
 
     /// Parks the worker's OS thread until there is work or a timer is due.
     fn sleep(&self) {
-        // Idle time: give back the memory of stacks that finished in a burst.
-        crate::coroutine::stack::trim();
         let (searching, mut deadline) = {
             let mut core = self.core.borrow_mut();
             let s = std::mem::replace(&mut core.searching, false);
@@ -371,6 +373,13 @@ impl Worker {
             (s, core.timers.peek().map(|Reverse(t)| t.deadline))
         };
         self.publish_timers();
+        // Idle time: give back the memory of stacks that finished in a
+        // burst, unless a timer is due soon (many green threads sleeping
+        // briefly would otherwise fault their stacks' pages in again and
+        // again).
+        if deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) >= TRIM_IDLE) {
+            crate::coroutine::stack::trim();
+        }
         self.shared
             .idle
             .transition_to_sleeping(self.index, searching);
