@@ -29,7 +29,7 @@
 //! * [`bounded`] and [`unbounded`] make channels ([`Sender`], [`Receiver`]):
 //!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
 //!   message handed back in the error when a send fails.
-//! * [`after`], [`at`], [`tick`] and [`never`] are timer channels (Go's
+//! * [`after`], [`at`], [`tick`] and [`never()`] are timer channels (Go's
 //!   `time.After`, `time.Tick` and nil channel): plain [`Receiver`]s fired
 //!   by the workers' timers, with no thread per timer.
 //! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.

@@ -1,5 +1,5 @@
 //! Timer channels, Go's `time.After`, `time.NewTimer(..).C`,
-//! `time.Tick` and the nil channel: [`after`], [`at`], [`tick`], [`never`].
+//! `time.Tick` and the nil channel: [`after`], [`at`], [`tick`], [`never()`].
 //!
 //! A timer channel is an ordinary channel of capacity 1 plus a runtime
 //! timer that `try_send`s the fire time into it when due (Go's design), so
