@@ -161,13 +161,19 @@ impl Runtime {
     ///
     /// # Panics
     /// If called from a green thread (blocking a worker would stall every
-    /// green thread pinned to it), or if `f` panics.
+    /// green thread pinned to it), or if `f` panics. If the runtime
+    /// deadlocks (every green thread is parked on goro primitives with no
+    /// timer pending, and no other thread of the process could act; see
+    /// the crate docs), it panics with `all green threads are asleep -
+    /// deadlock!` and the list of blocked green threads, after shutting the
+    /// runtime down (the green threads are unwound).
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new().build().unwrap();
     /// let v = vec![1, 2, 3];
     /// assert_eq!(rt.block_on(|| v.iter().sum::<i32>()), 6);
     /// ```
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send,
@@ -199,6 +205,7 @@ impl Runtime {
     /// deadlock is reported meanwhile (`deadlock.rs`), shuts the runtime
     /// down, waits for the root to unwind (it may borrow from the caller),
     /// and panics with the report.
+    #[track_caller]
     fn wait_root<T>(&self, task: &TaskRef, handle: JoinHandle<T>) -> std::thread::Result<T> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -399,7 +406,8 @@ pub(crate) fn current_shared() -> Arc<Shared> {
 ///
 /// # Panics
 /// If called from a green thread, if the runtime cannot start, or if `f`
-/// panics.
+/// panics; on a deadlock, with `all green threads are asleep - deadlock!`
+/// and one line per blocked green thread (see [`Runtime::block_on`]).
 ///
 /// ```
 /// let total = goro::run(|| {
@@ -408,6 +416,7 @@ pub(crate) fn current_shared() -> Arc<Shared> {
 /// });
 /// assert_eq!(total, 285);
 /// ```
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,

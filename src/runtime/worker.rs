@@ -115,8 +115,9 @@ enum TimerKind {
 }
 
 impl Timer {
-    /// A wake-up whose park has ended (the task was woken otherwise):
-    /// firing it would do nothing.
+    /// A wake-up whose park has ended (the task was woken otherwise), or a
+    /// timer channel whose receivers are all gone: firing it would do
+    /// nothing.
     fn is_stale(&self) -> bool {
         match &self.kind {
             TimerKind::Wake { seq, task } => {
@@ -124,7 +125,7 @@ impl Timer {
                     .load(crate::loom::sync::atomic::Ordering::Relaxed)
                     != *seq
             }
-            TimerKind::Fire(_) => false,
+            TimerKind::Fire(fire) => fire.is_dead(),
         }
     }
 }

@@ -24,6 +24,14 @@
 //!    gone (the `try_send` reports the channel closed).
 //! 4. A deadline too far to represent (`after(Duration::MAX)`) never fires:
 //!    no timer is armed at all.
+//!
+//! # Limits
+//!
+//! A timer made on a green thread fires from its worker, so it fires late
+//! if a green thread blocks that worker's OS thread (a `std` lock or
+//! `std::thread::sleep`, which goro cannot see), and never if the runtime
+//! shuts down first (its receivers then wait forever, as on a channel
+//! whose sender went to sleep).
 
 pub(crate) mod driver;
 
@@ -41,9 +49,17 @@ pub(crate) struct Fire {
     period: Option<Duration>,
 }
 
+impl Fire {
+    /// Whether every receiver is gone (the channel itself never closes,
+    /// invariant 1): firing would be pointless, the timer may be dropped.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
 impl Expire for Fire {
     fn expire(&mut self, deadline: Instant, now: Instant) -> Option<Instant> {
-        if let Err(TrySendError::Closed(_)) = self.tx.try_send(Instant::now()) {
+        if let Err(TrySendError::Closed(_)) = self.tx.try_send(now) {
             // Every receiver is gone: nobody can see another fire.
             return None;
         }
