@@ -59,6 +59,11 @@ const SCENARIOS: &[Scenario] = &[
         expect: Expect::Deadlock(&["'main' [parked: chan send]", "dropped: 1"]),
     },
     Scenario {
+        name: "an_os_thread_that_blocks_in_goro_last",
+        run: an_os_thread_that_blocks_in_goro_last,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
         name: "an_os_thread_that_will_send",
         run: an_os_thread_that_will_send,
         expect: Expect::Completes,
@@ -133,6 +138,20 @@ fn block_on_reports_and_shuts_the_runtime_down() {
         let (tx, _rx) = goro::bounded::<i32>(0);
         tx.send(1).unwrap();
     });
+}
+
+/// The runtime goes idle while an OS thread is still sleeping (so no
+/// report then); the deadlock completes only when that thread blocks in a
+/// goro `recv` for good, which the workers' periodic re-check finds.
+fn an_os_thread_that_blocks_in_goro_last() {
+    let (tx, rx) = goro::bounded::<i32>(0);
+    let (_tx_b, rx_b) = goro::bounded::<i32>(0);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let _keep = tx;
+        rx_b.recv().unwrap();
+    });
+    goro::run(move || rx.recv().unwrap());
 }
 
 fn an_os_thread_that_will_send() {
