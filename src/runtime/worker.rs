@@ -29,6 +29,17 @@
 //! alternation (so neither a yielding loop nor a spawn storm starves the
 //! other), then the inbox, then the injector; then stealing; then sleep.
 //!
+//! # Timers
+//!
+//! `timers` is a min-heap of deadlines: wake-ups of green threads parked
+//! with a deadline (`sleep`, `*_timeout`), and timer channels (`after`,
+//! `at`, `tick`) made by this worker's green threads. Only the owner
+//! touches it. It fires in `next_task` (so between green threads while the
+//! worker is busy) and the worker sleeps until its earliest deadline when
+//! idle. Its size is published in `Remote::timers` for the deadlock
+//! detector (`deadlock.rs`), which the last worker to go idle with an empty
+//! heap runs.
+//!
 //! # Borrowing `core`
 //!
 //! `core` is borrowed only for short queue operations and never across a
