@@ -7,8 +7,9 @@
 
 mod common;
 
-use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 #[path = "../examples/deadlock.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -214,6 +215,44 @@ fn another_thread_alive_silences_the_detector() {
     kick.join().unwrap();
 }
 
+/// A child that neither reports nor completes by then has hung: failed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs scenario `name` in a child; `None` if it had to be killed.
+fn run_scenario(exe: &std::path::Path, name: &str) -> Option<std::process::Output> {
+    let mut child = Command::new(exe)
+        .env(common::CHILD_ENV, name)
+        .env("GORO_WORKERS", "2")
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    // Read stderr on a helper thread so a chatty child cannot block on a
+    // full pipe while we poll for its exit.
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for child").is_some() {
+            break;
+        }
+        if start.elapsed() > CHILD_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = child.wait_with_output().expect("child output");
+    out.stderr = reader.join().expect("stderr reader");
+    Some(out)
+}
+
 fn main() -> ExitCode {
     if let Some(role) = common::child_role() {
         let s = SCENARIOS
@@ -233,12 +272,14 @@ fn main() -> ExitCode {
         if !filter.is_empty() && !filter.iter().any(|f| s.name.contains(f.as_str())) {
             continue;
         }
-        let out = Command::new(&exe)
-            .env(common::CHILD_ENV, s.name)
-            .env("GORO_WORKERS", "2")
-            .env_remove("RUST_BACKTRACE")
-            .output()
-            .expect("spawn child");
+        let Some(out) = run_scenario(&exe, s.name) else {
+            failed += 1;
+            println!(
+                "test {} ... FAILED (no result within {CHILD_TIMEOUT:?})",
+                s.name
+            );
+            continue;
+        };
         let stderr = String::from_utf8_lossy(&out.stderr);
         let ok = match s.expect {
             Expect::Deadlock(lines) => {
