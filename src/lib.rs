@@ -29,6 +29,9 @@
 //! * [`bounded`] and [`unbounded`] make channels ([`Sender`], [`Receiver`]):
 //!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
 //!   message handed back in the error when a send fails.
+//! * [`after`], [`at`], [`tick`] and [`never()`] are timer channels (Go's
+//!   `time.After`, `time.Tick` and nil channel): plain [`Receiver`]s fired
+//!   by the workers' timers, with no thread per timer.
 //! * [`yield_now`], [`sleep`], [`current`] act on the running green thread.
 //! * [`sync`] has Go's `sync` package ([`sync::WaitGroup`],
 //!   [`sync::Mutex`], [`sync::RwLock`], [`sync::Semaphore`], ...): blocking
@@ -61,6 +64,28 @@
 //! Scheduling is cooperative: a green thread that loops without blocking
 //! or yielding keeps its worker, and the green threads pinned there wait.
 //!
+//! # Deadlock detection
+//!
+//! Like Go, [`run`] (and [`runtime::Runtime::block_on`]) panics with `all
+//! green threads are asleep - deadlock!` and one line per blocked green
+//! thread (id, name, what it waits on, as [`runtime::Runtime::dump`]
+//! prints) when no progress is possible any more: every green thread of
+//! the runtime is parked on goro primitives, no timer is pending, and every
+//! live thread of the process is one of goro's own, the one waiting in
+//! `run`, or an OS thread blocked in a goro operation. A process with any
+//! other live thread (a test harness, a thread pool, a thread reading
+//! stdin) is never reported, since that thread could still act; so the
+//! check is conservative and only on Linux (it counts the threads in
+//! `/proc/self/task`). The runtime is shut down (its green threads
+//! unwound) before the panic.
+//!
+//! ```no_run
+//! goro::run(|| {
+//!     let (_tx, rx) = goro::bounded::<i32>(0);
+//!     rx.recv().unwrap(); // nobody will ever send: reported, not a hang
+//! });
+//! ```
+//!
 //! # Stacks
 //!
 //! Each green thread gets a fixed virtual stack (256 KiB by default, set per
@@ -80,8 +105,10 @@ mod loom;
 mod macros;
 
 pub mod chan;
+pub mod context;
 pub mod runtime;
 pub mod sync;
+mod time;
 
 #[cfg(not(loom))]
 mod coroutine;
@@ -91,7 +118,7 @@ mod green;
 pub use crate::chan::{
     ReadyTimeoutError, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
     SelectedOperation, SendError, SendTimeoutError, Sender, TryReadyError, TryRecvError,
-    TrySelectError, TrySendError, bounded, unbounded,
+    TrySelectError, TrySendError, after, at, bounded, never, tick, unbounded,
 };
 #[cfg(not(loom))]
 pub use crate::green::{

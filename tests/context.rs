@@ -29,7 +29,11 @@ fn three_level_tree_cancels_top_down() {
     assert_eq!(sibling.err(), None, "a sibling is untouched");
     assert_eq!(d.value::<u8>(), Some(&5));
     drop(cancel_sibling);
-    assert_eq!(sibling.err(), Some(ContextError::Canceled), "dropping cancels");
+    assert_eq!(
+        sibling.err(),
+        Some(ContextError::Canceled),
+        "dropping cancels"
+    );
 }
 
 #[test]
@@ -48,7 +52,11 @@ fn a_child_of_a_cancelled_context_starts_cancelled() {
     let (child, _cc) = context::with_cancel(&parent);
     assert_eq!(child.err(), Some(ContextError::Canceled));
     let (late, _c) = context::with_timeout(&parent, Duration::from_secs(60));
-    assert_eq!(late.err(), Some(ContextError::Canceled), "the parent's error");
+    assert_eq!(
+        late.err(),
+        Some(ContextError::Canceled),
+        "the parent's error"
+    );
 }
 
 #[test]

@@ -22,6 +22,8 @@
 //	              of spsc and mpsc: ns per message, one line per cell
 //	pingpong [N]  N round trips between two goroutines over two unbuffered
 //	              channels, with GOMAXPROCS=1 and then 2: ns per round trip
+//	sleep [N]     N goroutines each time.Sleep(1 ms) concurrently, GOMAXPROCS=2:
+//	              ms from the first spawn until the last woke (WaitGroup)
 //
 // and select [N], the select benchmarks of issue 4 (select.go).
 //
@@ -31,6 +33,7 @@
 //	parked n=1000000 spawn_ms=1712.3 kib_per_parked=2.70 wake_ms=571.2
 //	chan spsc cap=0 n=5000000 ns_per_msg=127.3 min=121.0
 //	pingpong procs=1 n=1000000 ns_per_roundtrip=250.1 min=247.9
+//	sleep n=100000 ms=96.1 min=90.3
 //
 // which benches/parked.rs and benches/chan.rs parse. gosched, spawn, chan
 // and pingpong repeat the measurement (-reps, default 5) and print the
@@ -60,7 +63,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select|mutex|waitgroup [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select|mutex|waitgroup|sleep [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -122,6 +125,13 @@ func main() {
 		selectMatrix(n, *reps)
 	case "mutex", "waitgroup":
 		syncBench(cmd, n, *reps)
+	case "sleep":
+		if n == 0 {
+			n = 100000
+		}
+		runtime.GOMAXPROCS(2)
+		med, min := repeat(*reps, func() float64 { return sleepAll(n) })
+		fmt.Printf("sleep n=%d ms=%.2f min=%.2f\n", n, med, min)
 	default:
 		flag.Usage()
 		os.Exit(2)
@@ -348,4 +358,20 @@ func rssPteKiB() int64 {
 		}
 	}
 	return total
+}
+
+// sleepAll: ms for n goroutines that each sleep 1 ms concurrently, from the
+// first spawn until the last has woken (benches/time.rs).
+func sleepAll(n int) float64 {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			time.Sleep(time.Millisecond)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	return float64(time.Since(start).Microseconds()) / 1000
 }

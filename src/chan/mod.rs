@@ -26,6 +26,7 @@ pub use self::select::{
 pub use self::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+pub use crate::time::{after, at, never, tick};
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -65,6 +66,14 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 fn new<T>(buf: Buffer<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Channel::new(buf));
     (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// Keeps the channel of `tx` open for good: its sender count stays above
+/// the number of `Sender`s, so dropping the last one does not close it
+/// (timer channels and `never`, see `time/mod.rs` invariant 1). Only the
+/// count is kept, not memory: the channel is freed with its last handle.
+pub(crate) fn keep_open<T>(tx: &Sender<T>) {
+    tx.chan.senders.fetch_add(1, Ordering::Relaxed);
 }
 
 fn deadline_after(timeout: Duration) -> Option<Instant> {

@@ -22,7 +22,11 @@ mod loom_context {
             cancel.cancel();
             let (child, child_cancel) = t.join().unwrap();
             assert_eq!(parent.err(), Some(ContextError::Canceled));
-            assert_eq!(child.err(), Some(ContextError::Canceled), "child missed the cancel");
+            assert_eq!(
+                child.err(),
+                Some(ContextError::Canceled),
+                "child missed the cancel"
+            );
             assert!(child.done().try_recv().is_err());
             drop(child_cancel);
         });

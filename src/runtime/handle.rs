@@ -7,8 +7,10 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle as OsJoinHandle;
 
+use super::parking::{self, Unparker};
 use super::queue;
 use super::scheduler::{Remote, Shared};
+use super::task::WaitReason;
 use super::task::{Cell, GreenId, Header, Task, TaskRef};
 use super::worker;
 use crate::coroutine::{Coroutine, stack};
@@ -159,13 +161,19 @@ impl Runtime {
     ///
     /// # Panics
     /// If called from a green thread (blocking a worker would stall every
-    /// green thread pinned to it), or if `f` panics.
+    /// green thread pinned to it), or if `f` panics. If the runtime
+    /// deadlocks (every green thread is parked on goro primitives with no
+    /// timer pending, and no other thread of the process could act; see
+    /// the crate docs), it panics with `all green threads are asleep -
+    /// deadlock!` and the list of blocked green threads, after shutting the
+    /// runtime down (the green threads are unwound).
     ///
     /// ```
     /// let rt = goro::runtime::Builder::new().build().unwrap();
     /// let v = vec![1, 2, 3];
     /// assert_eq!(rt.block_on(|| v.iter().sum::<i32>()), 6);
     /// ```
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send,
@@ -185,10 +193,42 @@ impl Runtime {
             Err(e) => panic!("{e}"),
         };
         // SAFETY: the closure returns `T`.
-        let handle = unsafe { JoinHandle::<T>::new(task) };
-        match handle.join_uncancellable() {
+        let handle = unsafe { JoinHandle::<T>::new(task.clone()) };
+        match self.wait_root::<T>(&task, handle) {
             Ok(v) => v,
             Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Waits (uncancellably) for the root green thread `task` of
+    /// `block_on`, whose closure returns `T`, and takes its result. If a
+    /// deadlock is reported meanwhile (`deadlock.rs`), shuts the runtime
+    /// down, waits for the root to unwind (it may borrow from the caller),
+    /// and panics with the report.
+    #[track_caller]
+    fn wait_root<T>(&self, task: &TaskRef, handle: JoinHandle<T>) -> std::thread::Result<T> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.enter_block_on(id, Unparker::current());
+        let mut out: Option<std::thread::Result<T>> = None;
+        let deadlock = loop {
+            // SAFETY: `out` has the type of the root closure's result.
+            if unsafe { task.body.poll_output(&mut out as *mut _ as *mut ()) } {
+                break None;
+            }
+            if let Some(report) = self.shared.deadlock_report() {
+                break Some(report);
+            }
+            parking::park_uncancellable(WaitReason::Join);
+        };
+        self.shared.leave_block_on(id);
+        match deadlock {
+            None => out.expect("poll_output stored the result"),
+            Some(report) => {
+                self.shared.begin_shutdown();
+                drop(handle.join_uncancellable());
+                panic!("{report}");
+            }
         }
     }
 
@@ -250,7 +290,8 @@ impl Runtime {
     }
 }
 
-fn describe(t: &Task) -> String {
+/// One line of `dump` (and of a deadlock report) for `t`.
+pub(super) fn describe(t: &Task) -> String {
     let name = t.name.as_deref().unwrap_or("<unnamed>");
     let reason = t.wait_reason().as_str();
     let state = t.state.describe();
@@ -365,7 +406,8 @@ pub(crate) fn current_shared() -> Arc<Shared> {
 ///
 /// # Panics
 /// If called from a green thread, if the runtime cannot start, or if `f`
-/// panics.
+/// panics; on a deadlock, with `all green threads are asleep - deadlock!`
+/// and one line per blocked green thread (see [`Runtime::block_on`]).
 ///
 /// ```
 /// let total = goro::run(|| {
@@ -374,6 +416,7 @@ pub(crate) fn current_shared() -> Arc<Shared> {
 /// });
 /// assert_eq!(total, 285);
 /// ```
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,

@@ -92,6 +92,12 @@ impl Idle {
         }
     }
 
+    /// Workers registered as asleep (or about to be), for the deadlock
+    /// detector.
+    pub(crate) fn num_sleeping(&self) -> usize {
+        self.num_sleeping.load(Ordering::SeqCst)
+    }
+
     /// A searching worker stopped searching (step 4). Returns `true` when it
     /// was the last searcher: the caller should wake another worker if work
     /// remains.

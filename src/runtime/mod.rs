@@ -20,6 +20,8 @@ pub(crate) mod state;
 #[cfg(not(loom))]
 mod alloc;
 #[cfg(not(loom))]
+mod deadlock;
+#[cfg(not(loom))]
 mod scheduler;
 #[cfg(not(loom))]
 pub(crate) use self::scheduler::Shared;

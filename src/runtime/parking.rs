@@ -32,7 +32,16 @@ pub(crate) enum Unparker {
     #[cfg(not(loom))]
     Green(TaskRef),
     /// A plain OS thread (or a loom thread under `cfg(loom)`).
-    Os(Thread),
+    Os(OsThread),
+}
+
+/// A plain OS thread to unpark, with its "parked in goro" flag (counted
+/// by the deadlock detector, `deadlock.rs`).
+#[derive(Clone, Debug)]
+pub(crate) struct OsThread {
+    thread: Thread,
+    #[cfg(not(loom))]
+    slot: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Unparker {
@@ -45,7 +54,11 @@ impl Unparker {
                 return Unparker::Green(task);
             }
         }
-        Unparker::Os(thread::current())
+        Unparker::Os(OsThread {
+            thread: thread::current(),
+            #[cfg(not(loom))]
+            slot: super::deadlock::os_slot(),
+        })
     }
 
     /// Wakes the thread, or makes its next park return at once.
@@ -57,7 +70,11 @@ impl Unparker {
                     super::worker::schedule_woken(task.clone());
                 }
             }
-            Unparker::Os(t) => t.unpark(),
+            Unparker::Os(t) => {
+                #[cfg(not(loom))]
+                super::deadlock::os_unparking(&t.slot);
+                t.thread.unpark()
+            }
         }
     }
 }
@@ -130,7 +147,9 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
     });
     if !on_green {
         match deadline {
-            None => thread::park(),
+            // Counted as parked inside goro (a timed park is not: the
+            // thread may wake by itself and act).
+            None => super::deadlock::os_park(thread::park),
             Some(d) => {
                 let now = Instant::now();
                 if d > now {

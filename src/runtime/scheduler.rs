@@ -47,6 +47,7 @@ use crossbeam_utils::CachePadded;
 use super::idle::Idle;
 use super::inject::Inject;
 use super::park::Parker;
+use super::parking::Unparker;
 use super::queue::Steal;
 use super::task::TaskRef;
 use crate::loom::sync::Mutex;
@@ -67,6 +68,11 @@ pub(crate) struct Shared {
     terminate: AtomicBool,
     /// Default usable stack size of this runtime's green threads.
     pub(crate) stack_size: usize,
+    /// OS threads waiting in `block_on` (with an id to leave by), woken
+    /// when a deadlock is reported.
+    block_on_waiters: Mutex<Vec<(u64, Unparker)>>,
+    /// The deadlock report, set once (`deadlock.rs`).
+    deadlock: Mutex<Option<String>>,
 }
 
 /// What other threads may touch of one worker.
@@ -84,6 +90,9 @@ pub(crate) struct Remote {
     spawned: CachePadded<AtomicUsize>,
     /// Green threads that completed on this worker (monotonic).
     completed: CachePadded<AtomicUsize>,
+    /// Entries in the worker's timer heap (wake-ups and timer channels),
+    /// published by the owner for the deadlock detector.
+    timers: AtomicUsize,
 }
 
 impl Remote {
@@ -96,7 +105,18 @@ impl Remote {
             owned: Mutex::new(Owned::default()),
             spawned: CachePadded::new(AtomicUsize::new(0)),
             completed: CachePadded::new(AtomicUsize::new(0)),
+            timers: AtomicUsize::new(0),
         }
+    }
+
+    /// Publishes the size of the worker's timer heap (owner only).
+    pub(crate) fn set_timers(&self, n: usize) {
+        self.timers.store(n, Ordering::SeqCst);
+    }
+
+    /// Entries in the worker's timer heap, as last published.
+    pub(crate) fn timers(&self) -> usize {
+        self.timers.load(Ordering::SeqCst)
     }
 
     pub(crate) fn has_inbox(&self) -> bool {
@@ -142,6 +162,8 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
             stack_size,
+            block_on_waiters: Mutex::new(Vec::new()),
+            deadlock: Mutex::new(None),
         }
     }
 
@@ -204,6 +226,54 @@ impl Shared {
             .sum::<usize>()
             + self.spawned_outside.load(Ordering::SeqCst);
         completed == spawned
+    }
+
+    /// Whether shutdown has begun (step 1).
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// An OS thread starts waiting in `block_on`; `id` identifies it for
+    /// [`Shared::leave_block_on`].
+    pub(crate) fn enter_block_on(&self, id: u64, unparker: Unparker) {
+        self.block_on_waiters.lock().push((id, unparker));
+    }
+
+    /// The `block_on` caller `id` stops waiting.
+    pub(crate) fn leave_block_on(&self, id: u64) {
+        self.block_on_waiters.lock().retain(|(i, _)| *i != id);
+    }
+
+    /// Whether an OS thread waits in `block_on` (someone to report a
+    /// deadlock to).
+    pub(crate) fn has_block_on_waiter(&self) -> bool {
+        !self.block_on_waiters.lock().is_empty()
+    }
+
+    /// Records a deadlock report (the first one wins) and wakes every
+    /// `block_on` caller, which panics with it.
+    pub(crate) fn report_deadlock(&self, report: String) {
+        {
+            let mut slot = self.deadlock.lock();
+            if slot.is_some() {
+                return;
+            }
+            *slot = Some(report);
+        }
+        let waiters: Vec<Unparker> = self
+            .block_on_waiters
+            .lock()
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect();
+        for u in waiters {
+            u.unpark();
+        }
+    }
+
+    /// The deadlock report, once one was made.
+    pub(crate) fn deadlock_report(&self) -> Option<String> {
+        self.deadlock.lock().clone()
     }
 
     pub(crate) fn is_terminating(&self) -> bool {

@@ -29,6 +29,17 @@
 //! alternation (so neither a yielding loop nor a spawn storm starves the
 //! other), then the inbox, then the injector; then stealing; then sleep.
 //!
+//! # Timers
+//!
+//! `timers` is a min-heap of deadlines: wake-ups of green threads parked
+//! with a deadline (`sleep`, `*_timeout`), and timer channels (`after`,
+//! `at`, `tick`) made by this worker's green threads. Only the owner
+//! touches it. It fires in `next_task` (so between green threads while the
+//! worker is busy) and the worker sleeps until its earliest deadline when
+//! idle. Its size is published in `Remote::timers` for the deadlock
+//! detector (`deadlock.rs`), which the last worker to go idle with an empty
+//! heap runs.
+//!
 //! # Borrowing `core`
 //!
 //! `core` is borrowed only for short queue operations and never across a
@@ -40,9 +51,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
+
+use crate::time::Fire;
+use crate::time::driver::Expire;
 
 use super::queue::Local;
 use super::scheduler::Shared;
@@ -81,15 +95,50 @@ struct Core {
     runnext_streak: u32,
     searching: bool,
     timers: BinaryHeap<Reverse<Timer>>,
+    /// How long to sleep before re-checking for a deadlock that only a
+    /// thread outside the runtime stands in the way of (`sleep`); reset
+    /// when work is found.
+    deadlock_backoff: Duration,
     rng: u32,
 }
 
-/// A parked green thread's deadline. Fires only if the task is still in
-/// the park that armed it (`seq` equals its `park_seq`).
+/// A worker about to sleep gives stack memory back only if it expects to
+/// sleep at least this long.
+const TRIM_IDLE: Duration = Duration::from_millis(10);
+
+const DEADLOCK_BACKOFF_MIN: Duration = Duration::from_millis(1);
+const DEADLOCK_BACKOFF_MAX: Duration = Duration::from_millis(250);
+
+/// An entry of a worker's timer heap.
 struct Timer {
     deadline: Instant,
-    seq: u64,
-    task: TaskRef,
+    kind: TimerKind,
+}
+
+/// What a due timer does.
+enum TimerKind {
+    /// Wakes a parked green thread whose deadline passed, only if it is
+    /// still in the park that armed it (`seq` equals its `park_seq`).
+    Wake { seq: u64, task: TaskRef },
+    /// Fires a timer channel (`after`, `at`, `tick`) made on one of this
+    /// worker's green threads; a ticker is re-armed here.
+    Fire(Fire),
+}
+
+impl Timer {
+    /// A wake-up whose park has ended (the task was woken otherwise), or a
+    /// timer channel whose receivers are all gone: firing it would do
+    /// nothing.
+    fn is_stale(&self) -> bool {
+        match &self.kind {
+            TimerKind::Wake { seq, task } => {
+                task.park_seq
+                    .load(crate::loom::sync::atomic::Ordering::Relaxed)
+                    != *seq
+            }
+            TimerKind::Fire(fire) => fire.is_dead(),
+        }
+    }
 }
 
 impl PartialEq for Timer {
@@ -164,6 +213,21 @@ pub(crate) fn yield_current() -> Option<bool> {
     Some(unsafe { task.as_ref() }.state.is_cancelled())
 }
 
+/// Arms a timer channel's `fire` for `when` on the calling green thread's
+/// worker. Hands it back on a thread that is not a worker.
+pub(crate) fn add_timer(when: Instant, fire: Fire) -> Result<(), Fire> {
+    with_worker(|w| match w {
+        Some(w) => {
+            w.push_timer(Timer {
+                deadline: when,
+                kind: TimerKind::Fire(fire),
+            });
+            Ok(())
+        }
+        None => Err(fire),
+    })
+}
+
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
     overflow::install();
@@ -179,6 +243,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
             runnext_streak: 0,
             searching: false,
             timers: BinaryHeap::new(),
+            deadlock_backoff: DEADLOCK_BACKOFF_MIN,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
         }),
         current: Cell::new(None),
@@ -309,23 +374,77 @@ impl Worker {
 
     /// Parks the worker's OS thread until there is work or a timer is due.
     fn sleep(&self) {
-        // Idle time: give back the memory of stacks that finished in a burst.
-        crate::coroutine::stack::trim();
-        let (searching, deadline) = {
+        let (searching, mut deadline) = {
             let mut core = self.core.borrow_mut();
             let s = std::mem::replace(&mut core.searching, false);
+            // Wake-ups of parks that already ended would only delay the
+            // sleep (and the deadlock check); drop those at the top.
+            while core.timers.peek().is_some_and(|Reverse(t)| t.is_stale()) {
+                core.timers.pop();
+            }
             (s, core.timers.peek().map(|Reverse(t)| t.deadline))
         };
+        self.publish_timers();
+        // Idle time: give back the memory of stacks that finished in a
+        // burst, unless a timer is due soon (many green threads sleeping
+        // briefly would otherwise fault their stacks' pages in again and
+        // again).
+        if deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) >= TRIM_IDLE) {
+            crate::coroutine::stack::trim();
+        }
         self.shared
             .idle
             .transition_to_sleeping(self.index, searching);
+        if deadline.is_none() {
+            deadline = self.check_deadlock();
+        }
         let shared = &self.shared;
         let me = &shared.remotes[self.index];
         me.parker.park(deadline, || {
             shared.is_terminating() || me.has_inbox() || shared.has_shared_work()
         });
+        if deadline.is_none_or(|d| Instant::now() < d) {
+            // Woken for work (not by the deadline): a later deadlock
+            // re-check starts from a short wait again.
+            self.core.borrow_mut().deadlock_backoff = DEADLOCK_BACKOFF_MIN;
+        }
         let picked = self.shared.idle.transition_from_sleeping(self.index);
         self.core.borrow_mut().searching = picked;
+    }
+
+    /// The last worker to go idle, with no timer of its own, checks for a
+    /// deadlock (`deadlock.rs`). Returns a deadline to re-check at when
+    /// only threads outside the runtime's knowledge stand in the way.
+    fn check_deadlock(&self) -> Option<Instant> {
+        use super::deadlock::{Verdict, check};
+        match check(&self.shared) {
+            Verdict::No => {
+                self.core.borrow_mut().deadlock_backoff = DEADLOCK_BACKOFF_MIN;
+                None
+            }
+            Verdict::Deadlock(report) => {
+                self.shared.report_deadlock(report);
+                None
+            }
+            Verdict::Retry => {
+                let mut core = self.core.borrow_mut();
+                let wait = core.deadlock_backoff;
+                core.deadlock_backoff = (wait * 2).min(DEADLOCK_BACKOFF_MAX);
+                Some(Instant::now() + wait)
+            }
+        }
+    }
+
+    /// Publishes the size of the timer heap for the deadlock detector.
+    fn publish_timers(&self) {
+        let n = self.core.borrow().timers.len();
+        self.shared.remotes[self.index].set_timers(n);
+    }
+
+    /// Adds `timer` to the heap (on this worker's thread only).
+    fn push_timer(&self, timer: Timer) {
+        self.core.borrow_mut().timers.push(Reverse(timer));
+        self.publish_timers();
     }
 
     /// Stops searching (work was found); the last searcher wakes another
@@ -337,31 +456,51 @@ impl Worker {
         }
     }
 
-    /// Wakes the green threads whose deadline passed.
+    /// Fires the timers whose deadline passed: wakes green threads, sends
+    /// on timer channels (re-arming tickers). The heap is borrowed only to
+    /// pop, never while firing (a fire may wake a green thread of this
+    /// worker, which queues it through `core`).
     fn fire_timers(&self) {
         let mut now = None;
+        let mut fired = false;
         loop {
             let timer = {
                 let mut core = self.core.borrow_mut();
                 let due = match core.timers.peek() {
-                    None => return,
+                    None => break,
                     Some(Reverse(t)) => t.deadline <= *now.get_or_insert_with(Instant::now),
                 };
                 if !due {
-                    return;
+                    break;
                 }
                 core.timers.pop().map(|Reverse(t)| t)
             };
-            let Some(timer) = timer else { return };
-            let task = timer.task;
-            if task
-                .park_seq
-                .load(crate::loom::sync::atomic::Ordering::Relaxed)
-                == timer.seq
-                && task.state.notify_parked()
-            {
-                self.schedule_woken_local(task);
+            let Some(timer) = timer else { break };
+            fired = true;
+            match timer.kind {
+                TimerKind::Wake { seq, task } => {
+                    if task
+                        .park_seq
+                        .load(crate::loom::sync::atomic::Ordering::Relaxed)
+                        == seq
+                        && task.state.notify_parked()
+                    {
+                        self.schedule_woken_local(task);
+                    }
+                }
+                TimerKind::Fire(mut fire) => {
+                    let now = now.unwrap_or_else(Instant::now);
+                    if let Some(next) = fire.expire(timer.deadline, now) {
+                        self.core.borrow_mut().timers.push(Reverse(Timer {
+                            deadline: next,
+                            kind: TimerKind::Fire(fire),
+                        }));
+                    }
+                }
             }
+        }
+        if fired {
+            self.publish_timers();
         }
     }
 
@@ -401,11 +540,10 @@ impl Worker {
                             let seq = task
                                 .park_seq
                                 .load(crate::loom::sync::atomic::Ordering::Relaxed);
-                            self.core.borrow_mut().timers.push(Reverse(Timer {
+                            self.push_timer(Timer {
                                 deadline,
-                                seq,
-                                task,
-                            }));
+                                kind: TimerKind::Wake { seq, task },
+                            });
                         }
                         return;
                     }

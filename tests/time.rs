@@ -1,0 +1,280 @@
+//! Timer channels (`after`, `at`, `tick`, `never`) and `sleep` at scale.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use goro::{RecvTimeoutError, TryRecvError};
+
+#[test]
+fn after_fires_once_and_does_not_close() {
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let start = Instant::now();
+        let t = goro::after(Duration::from_millis(20));
+        assert_eq!(t.try_recv(), Err(TryRecvError::Empty));
+        let fired = t.recv().unwrap();
+        assert!(fired >= start + Duration::from_millis(20));
+        assert!(!t.is_closed());
+        assert_eq!(
+            t.recv_timeout(Duration::from_millis(30)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert_eq!(t.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn at_in_the_past_fires_at_once() {
+    let rt = common::rt(1);
+    rt.block_on(|| {
+        let t = goro::at(Instant::now() - Duration::from_secs(5));
+        // Generous bound: only "it fires" is asserted, not how fast.
+        assert!(t.recv_timeout(Duration::from_secs(30)).is_ok());
+    });
+    let t = goro::at(Instant::now());
+    assert!(t.recv_timeout(Duration::from_secs(30)).is_ok());
+}
+
+#[test]
+fn huge_durations_never_fire_and_do_not_panic() {
+    let rt = common::rt(1);
+    rt.block_on(|| {
+        let t = goro::after(Duration::MAX);
+        assert_eq!(
+            t.recv_timeout(Duration::from_millis(10)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let far = goro::after(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(far.try_recv(), Err(TryRecvError::Empty));
+        let tk = goro::tick(Duration::MAX);
+        assert_eq!(tk.try_recv(), Err(TryRecvError::Empty));
+    });
+    assert_eq!(
+        goro::after(Duration::MAX).try_recv(),
+        Err(TryRecvError::Empty)
+    );
+}
+
+#[test]
+fn tick_delivers_several_ticks() {
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let period = Duration::from_millis(5);
+        let ticks = goro::tick(period);
+        let mut last = Instant::now();
+        for _ in 0..5 {
+            let t = ticks.recv().unwrap();
+            assert!(t >= last);
+            last = t;
+        }
+    });
+}
+
+#[test]
+fn tick_drops_ticks_a_slow_receiver_did_not_take() {
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let period = Duration::from_millis(2);
+        let ticks = goro::tick(period);
+        goro::sleep(period * 10);
+        // Ten periods passed; the channel holds at most one tick.
+        assert!(ticks.len() <= 1);
+        assert!(ticks.try_recv().is_ok(), "at least one tick fired");
+        assert!(ticks.len() <= 1);
+        // Ticking goes on.
+        assert!(ticks.recv().is_ok());
+    });
+}
+
+#[test]
+fn tick_stops_when_every_receiver_is_gone() {
+    // Observable through memory: a dropped ticker's channel is freed once
+    // the timer notices (no assertion on time; only that nothing breaks
+    // and the runtime shuts down with the timer gone).
+    let rt = common::rt(1);
+    rt.block_on(|| {
+        for _ in 0..100 {
+            drop(goro::tick(Duration::from_micros(100)));
+        }
+        goro::sleep(Duration::from_millis(5));
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must not be zero")]
+fn tick_zero_panics() {
+    let _ = goro::tick(Duration::ZERO);
+}
+
+#[test]
+fn never_never_delivers_and_never_closes() {
+    let rx = goro::never::<u8>();
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(10)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert!(!rx.is_closed());
+    let rt = common::rt(1);
+    rt.block_on(move || {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(10)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(!rx.is_closed());
+    });
+}
+
+#[test]
+fn timer_channels_work_from_a_plain_os_thread() {
+    std::thread::spawn(|| {
+        assert!(goro::current().is_none());
+        let start = Instant::now();
+        let t = goro::after(Duration::from_millis(10));
+        assert!(t.recv().unwrap() >= start + Duration::from_millis(10));
+        assert_eq!(
+            t.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let ticks = goro::tick(Duration::from_millis(2));
+        for _ in 0..3 {
+            ticks.recv().unwrap();
+        }
+        let past = goro::at(Instant::now() - Duration::from_millis(1));
+        past.recv().unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn timer_channels_from_many_os_threads_share_one_timer_thread() {
+    let threads: Vec<_> = (0..8u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let t = goro::after(Duration::from_millis(20 - 2 * i));
+                t.recv().unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_timer_made_on_one_worker_can_be_received_anywhere() {
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let t = goro::after(Duration::from_millis(5));
+        let h = goro::go!(move || t.recv().unwrap());
+        h.join().unwrap();
+        // And from an OS thread. The root waits on a goro channel (not a
+        // std join, which would block the worker the timer lives on).
+        let t = goro::after(Duration::from_millis(5));
+        let (done_tx, done_rx) = goro::bounded(1);
+        let os = std::thread::spawn(move || done_tx.send(t.recv().unwrap()).unwrap());
+        done_rx.recv().unwrap();
+        os.join().unwrap();
+    });
+}
+
+#[test]
+fn many_green_threads_sleep_concurrently() {
+    const N: usize = 100_000;
+    let rt = common::rt(2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    rt.block_on(move || {
+        let hs: Vec<_> = (0..N)
+            .map(|_| {
+                let d = d.clone();
+                goro::go!(move || {
+                    goro::sleep(Duration::from_millis(1));
+                    d.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    assert_eq!(done.load(Ordering::Relaxed), N);
+}
+
+#[test]
+fn many_green_threads_wait_on_timer_channels() {
+    const N: usize = 10_000;
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let hs: Vec<_> = (0..N)
+            .map(|i| {
+                goro::go!(move || {
+                    goro::after(Duration::from_millis((i % 7) as u64))
+                        .recv()
+                        .unwrap()
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_green_thread_waiting_on_after_does_not_block_its_worker() {
+    let rt = common::rt(1);
+    rt.block_on(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicUsize::new(0));
+        let (s, p) = (stop.clone(), progress.clone());
+        let other = goro::go!(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_add(1, Ordering::Relaxed);
+                goro::yield_now();
+            }
+        });
+        // One worker: the other green thread can only make progress while
+        // this one is parked on the timer channel.
+        let before = progress.load(Ordering::Relaxed);
+        goro::after(Duration::from_millis(20)).recv().unwrap();
+        let after = progress.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        other.join().unwrap();
+        assert!(after > before, "the worker ran nothing while we waited");
+    });
+}
+
+#[test]
+fn sleep_and_timeouts_still_work() {
+    let rt = common::rt(2);
+    rt.block_on(|| {
+        let start = Instant::now();
+        goro::sleep(Duration::from_millis(5));
+        assert!(start.elapsed() >= Duration::from_millis(5));
+        let (_tx, rx) = goro::bounded::<i32>(0);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let (tx, _rx) = goro::bounded::<i32>(0);
+        assert!(
+            tx.send_timeout(1, Duration::from_millis(5))
+                .unwrap_err()
+                .is_timeout()
+        );
+    });
+}
+
+#[test]
+fn timer_channels_are_reexported_from_chan() {
+    let a = goro::chan::after(Duration::ZERO);
+    a.recv().unwrap();
+    let _ = goro::chan::at(Instant::now());
+    let _ = goro::chan::tick(Duration::from_secs(1));
+    let _ = goro::chan::never::<()>();
+}
