@@ -205,7 +205,7 @@ impl<T> Channel<T> {
     }
 
     /// Waiters queued (stale ones included): `(senders, receivers)`.
-    #[cfg(test)]
+    #[cfg(all(test, loom))]
     pub(crate) fn queued(&self) -> (usize, usize) {
         let inner = self.inner.lock();
         (inner.sendq.len(), inner.recvq.len())

@@ -252,7 +252,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// Waiters queued, stale ones included.
-    #[cfg(test)]
+    #[cfg(all(test, loom))]
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }

@@ -5,7 +5,7 @@
 //!
 //! 1. A context node is immutable once made; it holds its parent, so a
 //!    value or deadline lookup walks up a chain that cannot change.
-//! 2. Every cancellable node owns one [`Canceler`]: a done channel (closed
+//! 2. Every cancellable node owns one `Canceler`: a done channel (closed
 //!    on cancellation, so `done()` works in `select!`), the error, set
 //!    once, and its cancellable children. A value node shares its parent's.
 //! 3. Cancellation is synchronous and top-down: `cancel` sets the error,

@@ -20,11 +20,11 @@ use std::time::Duration;
 use goro::{Receiver, Select, Sender, bounded, select, unbounded};
 
 /// Channel capacities the programs use (`None`: unbounded).
-pub const SELECT_CAPS: [Option<usize>; 4] = [Some(1), Some(2), Some(7), None];
+pub(crate) const SELECT_CAPS: [Option<usize>; 4] = [Some(1), Some(2), Some(7), None];
 
 /// One step of a program.
 #[derive(Debug, Clone)]
-pub enum SelOp {
+pub(crate) enum SelOp {
     /// `try_send` on a channel.
     TrySend(u8),
     /// `close` a channel.
@@ -40,14 +40,14 @@ pub enum SelOp {
 
 /// A program: three capacities and the steps.
 #[derive(Debug, Clone)]
-pub struct SelProgram {
-    pub caps: [Option<usize>; 3],
-    pub ops: Vec<SelOp>,
+pub(crate) struct SelProgram {
+    pub(crate) caps: [Option<usize>; 3],
+    pub(crate) ops: Vec<SelOp>,
 }
 
 impl SelProgram {
     /// Decodes bytes: three capacity bytes, then one or two bytes per op.
-    pub fn decode(data: &[u8]) -> SelProgram {
+    pub(crate) fn decode(data: &[u8]) -> SelProgram {
         let mut it = data.iter().copied();
         let mut caps = [None; 3];
         for c in &mut caps {
@@ -100,7 +100,7 @@ enum Ran {
 }
 
 /// Runs `p` against the model; panics on any disagreement.
-pub fn run(p: &SelProgram) {
+pub(crate) fn run(p: &SelProgram) {
     let chans: Vec<(Sender<u32>, Receiver<u32>)> = p
         .caps
         .iter()
@@ -260,6 +260,6 @@ fn run_dynamic(
 }
 
 /// Decodes and runs bytes (the fuzz target's entry).
-pub fn run_bytes(data: &[u8]) {
+pub(crate) fn run_bytes(data: &[u8]) {
     run(&SelProgram::decode(data));
 }
