@@ -363,14 +363,22 @@ fn random(n: u64) -> u64 {
     })
 }
 
-/// The locks of a select's channels, in address order, each once.
-struct Locks<'c, 'a> {
-    cases: &'c [Case<'a>],
-    order: Order,
+/// The address of a case's channel: the data half of its `&dyn Operand`
+/// (no virtual call).
+fn addr(op: &dyn Operand) -> *const () {
+    (op as *const dyn Operand).cast::<()>()
 }
 
-impl<'c, 'a> Locks<'c, 'a> {
-    fn new(cases: &'c [Case<'a>]) -> Self {
+/// The locks of a select's channels, in address order, each once
+/// (computed once per select; small selects keep them on the stack).
+struct Locks<'a> {
+    small: [Option<&'a dyn Operand>; 8],
+    big: Vec<&'a dyn Operand>,
+    len: usize,
+}
+
+impl<'a> Locks<'a> {
+    fn new(cases: &[Case<'a>]) -> Self {
         let mut order = Order::new(cases.len());
         // Under loom, addresses differ between executions, which would make
         // the lock order (and the model) non-deterministic: keep source
@@ -379,26 +387,51 @@ impl<'c, 'a> Locks<'c, 'a> {
         if !cfg!(loom) {
             order
                 .as_mut()
-                .sort_unstable_by_key(|&i| cases[i as usize].op.addr());
+                .sort_unstable_by_key(|&i| addr(cases[i as usize].op));
         }
-        Locks { cases, order }
+        let mut locks = Locks {
+            small: [None; 8],
+            big: Vec::new(),
+            len: 0,
+        };
+        let order = order.as_ref();
+        for (k, &i) in order.iter().enumerate() {
+            let op = cases[i as usize].op;
+            let seen = if cfg!(loom) {
+                order[..k]
+                    .iter()
+                    .any(|&j| std::ptr::eq(addr(cases[j as usize].op), addr(op)))
+            } else {
+                // Sorted: a duplicate follows its first occurrence.
+                k > 0 && std::ptr::eq(addr(cases[order[k - 1] as usize].op), addr(op))
+            };
+            if !seen {
+                locks.push(op);
+            }
+        }
+        locks
+    }
+
+    fn push(&mut self, op: &'a dyn Operand) {
+        if self.len < self.small.len() {
+            self.small[self.len] = Some(op);
+        } else {
+            if self.big.is_empty() {
+                self.big.extend(self.small.iter().flatten());
+            }
+            self.big.push(op);
+        }
+        self.len += 1;
     }
 
     /// The distinct channels, in lock order.
     fn distinct(&self) -> impl Iterator<Item = &'a dyn Operand> + '_ {
-        let order = self.order.as_ref();
-        order.iter().enumerate().filter_map(move |(k, &i)| {
-            let op = self.cases[i as usize].op;
-            let seen = if cfg!(loom) {
-                order[..k]
-                    .iter()
-                    .any(|&j| std::ptr::eq(self.cases[j as usize].op.addr(), op.addr()))
-            } else {
-                // Sorted: a duplicate follows its first occurrence.
-                k > 0 && std::ptr::eq(self.cases[order[k - 1] as usize].op.addr(), op.addr())
-            };
-            (!seen).then_some(op)
-        })
+        let small = if self.len <= self.small.len() {
+            &self.small[..self.len]
+        } else {
+            &[][..]
+        };
+        small.iter().flatten().copied().chain(self.big.iter().copied())
     }
 
     fn lock(&self) {
@@ -567,7 +600,7 @@ fn block_empty(wait: Wait) {
 /// the frame holding them may die, also when the wait unwinds.
 struct Registered<'r, 'c, 'a> {
     cases: &'c [Case<'a>],
-    locks: &'r Locks<'c, 'a>,
+    locks: &'r Locks<'a>,
     waiters: &'r [Waiter],
     cell: &'r WaitCell,
 }
