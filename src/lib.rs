@@ -29,6 +29,10 @@
 //! * [`bounded`] and [`unbounded`] make channels ([`Sender`], [`Receiver`]):
 //!   Go's semantics (FIFO, close wakes everyone, direct hand-off), with the
 //!   message handed back in the error when a send fails.
+//! * [`select!`] waits on several channel operations at once (one ready
+//!   case chosen at random, `default` and `default(timeout)` arms);
+//!   [`select_biased!`] prefers the first ready case; [`Select`] builds the
+//!   case list at run time.
 //! * [`after`], [`at`], [`tick`] and [`never()`] are timer channels (Go's
 //!   `time.After`, `time.Tick` and nil channel): plain [`Receiver`]s fired
 //!   by the workers' timers, with no thread per timer.
@@ -36,6 +40,8 @@
 //! * [`sync`] has Go's `sync` package ([`sync::WaitGroup`],
 //!   [`sync::Mutex`], [`sync::RwLock`], [`sync::Semaphore`], ...): blocking
 //!   on them parks the green thread, not its worker.
+//! * [`context`] is Go's `context` package: cancellation and deadlines
+//!   down a tree, with `done()` usable in `select!`.
 //! * [`runtime::Builder`] configures a [`runtime::Runtime`] (workers, stack
 //!   size) for `block_on`, `spawn` and `dump`.
 //!
