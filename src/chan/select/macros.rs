@@ -42,6 +42,35 @@
 /// assert_eq!(rx1.recv(), Ok(5));
 /// # drop(tx2);
 /// ```
+///
+/// Misuse is a compile error naming the problem: two `default` cases,
+///
+/// ```compile_fail
+/// let (_tx, rx) = goro::bounded::<i32>(0);
+/// goro::select! {
+///     recv(rx) -> _ => {},
+///     default => {},
+///     default => {},
+/// }
+/// ```
+///
+/// a case that is not `recv`, `send` or `default`,
+///
+/// ```compile_fail
+/// let (_tx, rx) = goro::bounded::<i32>(0);
+/// goro::select! {
+///     receive(rx) -> _ => {},
+/// }
+/// ```
+///
+/// or a case without its `-> pattern`:
+///
+/// ```compile_fail
+/// let (_tx, rx) = goro::bounded::<i32>(0);
+/// goro::select! {
+///     recv(rx) => {},
+/// }
+/// ```
 #[macro_export]
 macro_rules! select {
     ($($case:tt)*) => {
