@@ -4,10 +4,13 @@
 //! channels (`bounded(0)`): `ping` sends it on one and waits for it on the
 //! other, `pong` adds one and sends it back. Every hop is a hand-off
 //! between two green threads, so this measures goro's context switch plus
-//! channel rendezvous. It runs on a runtime with 1 worker (both green
-//! threads share one OS thread: a hop is a plain switch) and with 2
-//! workers (they may sit on different OS threads, and then a hop has to
-//! wake the other thread), and prints the round trips per second of each.
+//! channel rendezvous. It prints the round trips per second on a runtime
+//! of 1 worker and of 2 workers (`goro::runtime::Builder::new().workers(n)`),
+//! and says whether the two green threads ran on one OS thread: a green
+//! thread stays on the worker that first ran it, and the two usually start
+//! on the same one even with 2 workers, where a hop is a plain switch. For
+//! comparison, a last line has `ping` on a plain OS thread (goro's channels
+//! work there too), so every hop has to wake the other thread.
 //!
 //! ```text
 //! cargo run --release --example pingpong            # 200,000 round trips each
@@ -24,7 +27,8 @@ use goro::{Receiver, Sender};
 /// What one run measured.
 #[derive(Debug)]
 struct Report {
-    workers: usize,
+    /// The runtime, and where `ping` ran if not on it.
+    setup: &'static str,
     round_trips: u64,
     /// The counter as it came back the last time (one per hop).
     counter: u64,
@@ -53,33 +57,45 @@ fn pong(rx: Receiver<u64>, tx: Sender<u64>) -> ThreadId {
     std::thread::current().id()
 }
 
-/// Runs `round_trips` round trips on a fresh runtime of `workers` workers.
-fn measure(workers: usize, round_trips: u64) -> Report {
+/// Runs `round_trips` round trips on a fresh runtime of `workers`
+/// workers; with `ping_on_os_thread`, `ping` runs on the calling thread.
+fn measure(workers: usize, round_trips: u64, ping_on_os_thread: bool) -> Report {
     let rt = goro::runtime::Builder::new()
         .workers(workers)
         .build()
         .expect("a runtime");
-    rt.block_on(|| {
-        let (to_pong, from_ping) = goro::bounded(0);
-        let (to_ping, from_pong) = goro::bounded(0);
-        let start = Instant::now();
-        let pinger = goro::go!(move || ping(to_pong, from_pong, round_trips));
-        let ponger = goro::go!(move || pong(from_ping, to_ping));
-        let (counter, ping_thread) = pinger.join().unwrap();
-        let pong_thread = ponger.join().unwrap();
-        Report {
-            workers,
-            round_trips,
-            counter,
-            elapsed: start.elapsed(),
-            same_thread: ping_thread == pong_thread,
-        }
-    })
+    let (to_pong, from_ping) = goro::bounded(0);
+    let (to_ping, from_pong) = goro::bounded(0);
+    let start = Instant::now();
+    let ponger = rt.spawn(move || pong(from_ping, to_ping));
+    let (counter, ping_thread) = if ping_on_os_thread {
+        ping(to_pong, from_pong, round_trips)
+    } else {
+        let pinger = rt.spawn(move || ping(to_pong, from_pong, round_trips));
+        pinger.join().unwrap()
+    };
+    let pong_thread = ponger.join().unwrap();
+    Report {
+        setup: match (ping_on_os_thread, workers) {
+            (true, _) => "1 worker, ping on an OS thread",
+            (false, 1) => "1 worker",
+            (false, _) => "2 workers",
+        },
+        round_trips,
+        counter,
+        elapsed: start.elapsed(),
+        same_thread: ping_thread == pong_thread,
+    }
 }
 
-/// One measurement with 1 worker and one with 2.
+/// One measurement with 1 worker, one with 2, and one with `ping` on
+/// this OS thread.
 fn run(round_trips: u64) -> Vec<Report> {
-    [1, 2].into_iter().map(|w| measure(w, round_trips)).collect()
+    vec![
+        measure(1, round_trips, false),
+        measure(2, round_trips, false),
+        measure(1, round_trips, true),
+    ]
 }
 
 fn main() {
@@ -88,6 +104,7 @@ fn main() {
         None => 200_000,
     };
     for r in run(round_trips) {
+        assert_eq!(r.counter, 2 * r.round_trips, "every hop adds one");
         let per_sec = r.round_trips as f64 / r.elapsed.as_secs_f64();
         let placement = if r.same_thread {
             "same OS thread"
@@ -95,9 +112,8 @@ fn main() {
             "different OS threads"
         };
         println!(
-            "{} worker{}: {} round trips in {:.2?}: {:.0} round trips/s, {:.0} ns per hop ({placement})",
-            r.workers,
-            if r.workers == 1 { " " } else { "s" },
+            "{:<30} {} round trips in {:.2?}: {:>9.0} round trips/s, {:>5.0} ns per hop ({placement})",
+            r.setup,
             r.round_trips,
             r.elapsed,
             per_sec,
@@ -113,11 +129,13 @@ mod tests {
     #[test]
     fn every_hop_adds_one() {
         let reports = run(1_000);
-        assert_eq!(reports.len(), 2);
+        assert_eq!(reports.len(), 3);
         for r in &reports {
             assert_eq!(r.counter, 2 * r.round_trips, "{r:?}");
         }
         // With one worker there is only one OS thread to run on.
         assert!(reports[0].same_thread);
+        // A green thread never runs on a thread that is not a worker.
+        assert!(!reports[2].same_thread);
     }
 }

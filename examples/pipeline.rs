@@ -23,7 +23,6 @@
 //!
 //! `cargo test --example pipeline` (or plain `cargo test`) runs it small.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use goro::{JoinHandle, Receiver, Sender};
@@ -172,6 +171,8 @@ fn main() {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]

@@ -243,6 +243,13 @@ fn main() {
         .map(|w| r.results.iter().filter(|j| j.worker == w).count().to_string())
         .collect();
     println!("  jobs per worker: {}", per_worker.join(", "));
+    let timed_out_ids: Vec<String> = r
+        .results
+        .iter()
+        .filter(|j| j.outcome == Outcome::TimedOut)
+        .map(|j| j.id.to_string())
+        .collect();
+    println!("  timed-out jobs: {}", timed_out_ids.join(" "));
 }
 
 #[cfg(test)]
