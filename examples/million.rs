@@ -91,8 +91,8 @@ fn main() {
         Err(e) => {
             eprintln!("{e}");
             eprintln!(
-                "(the header of examples/million.rs explains vm.max_map_count; this \
-                 machine's is {})",
+                "(if vm.max_map_count is the limit, the header of examples/million.rs \
+                 explains it; this machine's is {})",
                 std::fs::read_to_string("/proc/sys/vm/max_map_count")
                     .map_or("unknown".into(), |s| s.trim().to_string())
             );

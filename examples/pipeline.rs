@@ -204,8 +204,11 @@ mod tests {
         );
         // Nothing is made from nothing: each stage passed on at most what
         // the one before it handled.
-        let squared: u64 = r.stopped.iter().filter(|(n, _)| n.starts_with("squarer")).map(|s| s.1).sum();
-        let forwarded: u64 = r.stopped.iter().filter(|(n, _)| n.starts_with("forwarder")).map(|s| s.1).sum();
+        let total = |kind: &str| -> u64 {
+            let stages = r.stopped.iter().filter(|(n, _)| n.starts_with(kind));
+            stages.map(|(_, count)| count).sum()
+        };
+        let (squared, forwarded) = (total("squarer"), total("forwarder"));
         assert!(generated >= squared && squared >= forwarded);
         // An unbuffered send returns only after the hand-off, so exactly
         // what the consumer took was forwarded.

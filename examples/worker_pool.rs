@@ -66,6 +66,7 @@ struct Config {
 /// What a run did.
 #[derive(Debug)]
 struct Report {
+    workers: usize,
     results: Vec<JobResult>,
     /// Jobs no worker took before the pool's deadline.
     not_started: Vec<u32>,
@@ -165,8 +166,12 @@ fn run_with(cfg: Config) -> Report {
         let wg = WaitGroup::new();
         for id in 0..cfg.workers {
             wg.add(1);
-            let (pool, jobs, results, wg) =
-                (pool.clone(), jobs_rx.clone(), results_tx.clone(), wg.clone());
+            let (pool, jobs, results, wg) = (
+                pool.clone(),
+                jobs_rx.clone(),
+                results_tx.clone(),
+                wg.clone(),
+            );
             goro::go!(move || worker(id, pool, jobs, results, job_timeout, wg));
         }
         drop(results_tx);
@@ -192,6 +197,7 @@ fn run_with(cfg: Config) -> Report {
         not_started.extend(jobs_rx.try_iter().map(|j| j.id));
         let results = results_rx.iter().collect();
         Report {
+            workers: cfg.workers,
             results,
             not_started,
             pool_err: pool.err(),
@@ -227,7 +233,7 @@ fn main() {
     let done = count(|o| matches!(o, Outcome::Done(_)));
     let timed_out = count(|o| *o == Outcome::TimedOut);
     let canceled = count(|o| *o == Outcome::Canceled);
-    let workers = r.results.iter().map(|j| j.worker).max().map_or(0, |w| w + 1);
+    let workers = r.workers;
     println!(
         "pool of {workers} workers, {} jobs, stopped after {:.2?} ({})",
         r.results.len() + r.not_started.len(),
@@ -240,7 +246,13 @@ fn main() {
     println!("  cancelled:   {canceled}  (running when the pool's deadline passed)");
     println!("  not started: {}", r.not_started.len());
     let per_worker: Vec<String> = (0..workers)
-        .map(|w| r.results.iter().filter(|j| j.worker == w).count().to_string())
+        .map(|w| {
+            r.results
+                .iter()
+                .filter(|j| j.worker == w)
+                .count()
+                .to_string()
+        })
         .collect();
     println!("  jobs per worker: {}", per_worker.join(", "));
     let timed_out_ids: Vec<String> = r
