@@ -92,7 +92,10 @@ struct Report {
     received: Vec<u64>,
     /// Each stage's name and how many values it handled before it stopped.
     stopped: Vec<(String, u64)>,
+    /// From the start until the consumer closed `done`.
     elapsed: Duration,
+    /// From closing `done` until every stage was joined.
+    stop_latency: Duration,
 }
 
 /// Runs the pipeline with `squarers` parallel squarers until the consumer
@@ -124,7 +127,10 @@ fn run_with(wanted: usize, squarers: usize) -> Report {
         drop((numbers, merged_tx));
 
         let received: Vec<u64> = merged.iter().take(wanted).collect();
-        // Enough: Go's close(done). Every stage sees it in its select!.
+        // Enough: Go's close(done). Every stage sees it in its select!
+        // (`merged` and the other channels stay open: `done` alone stops
+        // them, wherever each is blocked).
+        let closed_at = Instant::now();
         done_tx.close();
         let stopped = stages
             .into_iter()
@@ -133,7 +139,8 @@ fn run_with(wanted: usize, squarers: usize) -> Report {
         Report {
             received,
             stopped,
-            elapsed: start.elapsed(),
+            elapsed: closed_at - start,
+            stop_latency: closed_at.elapsed(),
         }
     })
 }
@@ -163,7 +170,11 @@ fn main() {
         "consumer took {n} squares (sum {sum}) in {:.2?}, then closed `done`",
         report.elapsed
     );
-    println!("every stage stopped and was joined:");
+    println!(
+        "all {} stages stopped and were joined {:.2?} later:",
+        report.stopped.len(),
+        report.stop_latency
+    );
     for (name, count) in &report.stopped {
         println!("  {name:<12} handled {count} values");
     }

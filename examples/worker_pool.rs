@@ -174,7 +174,6 @@ fn run_with(cfg: Config) -> Report {
             );
             goro::go!(move || worker(id, pool, jobs, results, job_timeout, wg));
         }
-        drop(results_tx);
 
         // Feed the pool until every job is queued or the deadline passes.
         let mut not_started = Vec::new();
@@ -193,9 +192,11 @@ fn run_with(cfg: Config) -> Report {
         drop(jobs_tx); // closed: workers take what is queued, then return
 
         wg.wait();
-        // Every worker returned; jobs still queued never started.
+        // Every worker has returned, so every result is in (each `send`
+        // came before its worker's `done`), and a job still queued never
+        // started.
+        let results = results_rx.try_iter().collect();
         not_started.extend(jobs_rx.try_iter().map(|j| j.id));
-        let results = results_rx.iter().collect();
         Report {
             workers: cfg.workers,
             results,
