@@ -260,9 +260,10 @@ fn main() {
         .results
         .iter()
         .filter(|j| j.outcome == Outcome::TimedOut)
+        .take(12)
         .map(|j| j.id.to_string())
         .collect();
-    println!("  timed-out jobs: {}", timed_out_ids.join(" "));
+    println!("  timed-out jobs: {} ...", timed_out_ids.join(" "));
 }
 
 #[cfg(test)]
