@@ -9,6 +9,8 @@
 //! cargo run --release --example sieve          # the 5000th prime
 //! cargo run --release --example sieve -- 1000  # the 1000th
 //! ```
+//!
+//! `cargo test --example sieve` (or plain `cargo test`) runs it small.
 
 use std::time::Instant;
 
@@ -32,13 +34,9 @@ fn filter(rx: Receiver<u64>, tx: Sender<u64>, prime: u64) {
     }
 }
 
-fn main() {
-    let n: usize = match std::env::args().nth(1) {
-        Some(a) => a.parse().expect("usage: sieve [N]"),
-        None => 5000,
-    };
-    let start = Instant::now();
-    let last = goro::run(move || {
+/// The `n`-th prime, found by a chain of `n` filters.
+fn nth_prime(n: usize) -> u64 {
+    goro::run(move || {
         let (tx, mut rx) = goro::bounded(0);
         goro::go!(move || generate(tx));
         let mut prime = 0;
@@ -49,9 +47,28 @@ fn main() {
             rx = rx2;
         }
         prime
-    });
+    })
+}
+
+fn main() {
+    let n: usize = match std::env::args().nth(1) {
+        Some(a) => a.parse().expect("usage: sieve [N]"),
+        None => 5000,
+    };
+    let start = Instant::now();
+    let last = nth_prime(n);
     println!(
         "the {n}th prime is {last}, found by {n} chained green threads in {:.2?}",
         start.elapsed()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_primes() {
+        assert_eq!(super::nth_prime(1), 2);
+        assert_eq!(super::nth_prime(10), 29);
+        assert_eq!(super::nth_prime(300), 1987);
+    }
 }
