@@ -126,13 +126,15 @@ impl Builder {
 
 fn default_workers() -> io::Result<usize> {
     match std::env::var("GORO_WORKERS") {
-        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+        // Set but empty (`GORO_WORKERS= cmd`) means unset, as for most
+        // environment settings.
+        Ok(v) if !v.trim().is_empty() => v.trim().parse::<usize>().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("goro: GORO_WORKERS must be a positive integer, got {v:?}"),
             )
         }),
-        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        _ => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
 }
 
