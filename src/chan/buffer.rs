@@ -132,9 +132,16 @@ impl<T> Buffer<T> {
     /// reserved by selecting senders).
     #[cfg(test)]
     pub(crate) fn is_full(&self) -> bool {
+        self.is_full_with(0)
+    }
+
+    /// Whether a push would find no room once `reserved` more cells are
+    /// taken (one match: this is on every send's path).
+    #[inline]
+    pub(crate) fn is_full_with(&self, reserved: usize) -> bool {
         match self {
             Buffer::Zero => true,
-            Buffer::Array(r) => r.len == r.cap(),
+            Buffer::Array(r) => r.len + reserved >= r.cap(),
             Buffer::List(_) => false,
         }
     }

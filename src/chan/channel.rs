@@ -61,27 +61,34 @@ pub(crate) enum Fail {
 }
 
 /// The state shared by every handle of one channel.
+///
+/// Layout: what every operation touches (the `len` mirror, the lock word,
+/// the buffer's indices) comes first, from a cache-line boundary, so a
+/// critical section moves one line between the threads that share the
+/// channel; `repr(C)` keeps the order from changing with the fields.
+#[repr(C, align(64))]
 pub(crate) struct Channel<T> {
-    pub(crate) inner: Lock<Inner<T>>,
-    /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
-    closed: AtomicBool,
     /// Mirrors the buffer's length for lock-free `len`.
     len: AtomicUsize,
+    /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
+    closed: AtomicBool,
+    pub(crate) inner: Lock<Inner<T>>,
     /// `None` when unbounded.
     cap: Option<usize>,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
 }
 
+#[repr(C)]
 pub(crate) struct Inner<T> {
     buf: Buffer<T>,
-    sendq: WaitQueue<T>,
-    recvq: WaitQueue<T>,
-    closed: bool,
-    no_receivers: bool,
     /// Buffer cells reserved by selecting senders that chose this channel
     /// and have not built their value yet.
     pending_send: usize,
+    closed: bool,
+    no_receivers: bool,
+    sendq: WaitQueue<T>,
+    recvq: WaitQueue<T>,
 }
 
 // SAFETY: the queues hold pointers to waiters on other threads' stacks;
@@ -124,13 +131,25 @@ impl Wakes {
     }
 
     /// Wakes everyone collected.
+    #[inline]
     pub(crate) fn fire(self) {
-        if let Some(u) = self.first {
+        let Wakes { first, rest } = self;
+        if let Some(u) = first {
             u.unpark();
         }
-        for u in self.rest {
-            u.unpark();
+        if !rest.is_empty() {
+            fire_rest(rest);
         }
+    }
+}
+
+/// The rare tail of [`Wakes::fire`]: several parties woken by one call
+/// (a close, readiness waiters, selecting senders told to retry).
+#[cold]
+#[inline(never)]
+fn fire_rest(rest: Vec<Unparker>) {
+    for u in rest {
+        u.unpark();
     }
 }
 
@@ -145,11 +164,9 @@ pub(crate) enum Got<T> {
 
 impl<T> Inner<T> {
     /// Whether a send would find no room (counting reserved cells).
+    #[inline]
     fn no_room(&self) -> bool {
-        match self.buf.capacity() {
-            None => false,
-            Some(cap) => self.buf.len() + self.pending_send >= cap,
-        }
+        self.buf.is_full_with(self.pending_send)
     }
 
     fn is_closed_for_send(&self) -> bool {
@@ -281,8 +298,15 @@ impl<T> Channel<T> {
     /// Sends the message in `slot` without blocking; on failure it stays
     /// there.
     pub(crate) fn try_send(&self, slot: &mut Slot<T>) -> Result<(), Fail> {
+        let mut inner = self.inner.lock();
+        if !inner.is_closed_for_send() && inner.recvq.is_empty() && !inner.no_room() {
+            inner.buf.push_from(slot);
+            self.len.store(inner.buf.len(), Ordering::Relaxed);
+            return Ok(());
+        }
         let mut wakes = Wakes::default();
-        let r = self.send_locked(&mut self.inner.lock(), slot, &mut wakes);
+        let r = self.send_locked(&mut inner, slot, &mut wakes);
+        drop(inner);
         wakes.fire();
         r
     }
@@ -298,6 +322,13 @@ impl<T> Channel<T> {
     pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         loop {
             let mut inner = self.inner.lock();
+            // Fast path: open, nobody waiting to receive, room in the
+            // buffer (the steady state of a buffered channel).
+            if !inner.is_closed_for_send() && inner.recvq.is_empty() && !inner.no_room() {
+                inner.buf.push_from(slot);
+                self.len.store(inner.buf.len(), Ordering::Relaxed);
+                return Ok(());
+            }
             let mut wakes = Wakes::default();
             match self.send_locked(&mut inner, slot, &mut wakes) {
                 Err(Fail::Full) => {}
@@ -337,6 +368,15 @@ impl<T> Channel<T> {
         let out: *mut Slot<T> = out;
         loop {
             let mut inner = self.inner.lock();
+            // Fast path: a buffered message and no blocked sender to move
+            // into the freed cell.
+            if inner.sendq.is_empty() {
+                // SAFETY: `out` is the caller's `&mut`, unaliased here.
+                if inner.buf.pop_into(unsafe { &mut *out }) {
+                    self.len.store(inner.buf.len(), Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
             let mut wakes = Wakes::default();
             // SAFETY: `out` is the caller's `&mut`, unaliased here.
             match self.recv_locked(&mut inner, unsafe { &mut *out }, &mut wakes) {

@@ -23,7 +23,8 @@ use std::ops::{Deref, DerefMut};
 #[cfg(not(loom))]
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
-/// A spinlock guarding a `T`.
+/// A spinlock guarding a `T` (the lock word first, next to the data).
+#[repr(C)]
 pub(crate) struct Lock<T> {
     #[cfg(not(loom))]
     locked: AtomicBool,

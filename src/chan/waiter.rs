@@ -251,6 +251,12 @@ impl<T> WaitQueue<T> {
         self.queue.push_back(NonNull::from(waiter));
     }
 
+    /// Whether no waiter (not even a stale one) is queued.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Waiters queued, stale ones included.
     #[cfg(all(test, loom))]
     pub(crate) fn len(&self) -> usize {
