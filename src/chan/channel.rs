@@ -114,31 +114,34 @@ fn reason(send: bool) -> parking::Reason {
 fn reason(_send: bool) -> parking::Reason {}
 
 /// Unparkers collected under a lock, used after unlocking (Go's rule:
-/// nobody is woken while a channel lock is held).
+/// nobody is woken while a channel lock is held). Almost always one or
+/// none: the rest is boxed so the common case stays two words to move and
+/// nothing to free.
 #[derive(Default)]
 pub(crate) struct Wakes {
     first: Option<Unparker>,
-    rest: Vec<Unparker>,
+    rest: Option<Box<Vec<Unparker>>>,
 }
 
 impl Wakes {
+    #[inline(always)]
     pub(crate) fn push(&mut self, u: Unparker) {
         if self.first.is_none() {
             self.first = Some(u);
         } else {
-            self.rest.push(u);
+            self.rest.get_or_insert_with(Default::default).push(u);
         }
     }
 
     /// Wakes everyone collected.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fire(self) {
         let Wakes { first, rest } = self;
         if let Some(u) = first {
             u.unpark();
         }
-        if !rest.is_empty() {
-            fire_rest(rest);
+        if let Some(rest) = rest {
+            fire_rest(*rest);
         }
     }
 }
