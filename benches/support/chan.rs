@@ -377,22 +377,27 @@ pub(crate) fn goro_ping_pong(rt: &goro::runtime::Runtime, n: usize) -> Duration 
     })
 }
 
-/// The same between two OS threads on crossbeam-channel.
-pub(crate) fn crossbeam_ping_pong(n: usize) -> Duration {
-    let (ping_tx, ping_rx) = crossbeam_channel::bounded::<usize>(0);
-    let (pong_tx, pong_rx) = crossbeam_channel::bounded::<usize>(0);
+/// The same between two OS threads on channels of flavor `F` (capacity 0).
+pub(crate) fn os_ping_pong<F: Flavor>(n: usize) -> Duration {
+    let (ping_tx, ping_rx) = F::new(Some(0));
+    let (pong_tx, pong_rx) = F::new(Some(0));
     let start = Instant::now();
     std::thread::scope(|s| {
         s.spawn(move || {
             for _ in 0..n {
-                let v = ping_rx.recv().unwrap();
-                pong_tx.send(v).unwrap();
+                let v = F::recv(&ping_rx);
+                F::send(&pong_tx, v);
             }
         });
         for i in 0..n {
-            ping_tx.send(i).unwrap();
-            assert_eq!(pong_rx.recv().unwrap(), i);
+            F::send(&ping_tx, i);
+            assert_eq!(F::recv(&pong_rx), i);
         }
     });
     start.elapsed()
+}
+
+/// The same between two OS threads on crossbeam-channel.
+pub(crate) fn crossbeam_ping_pong(n: usize) -> Duration {
+    os_ping_pong::<Crossbeam>(n)
 }
