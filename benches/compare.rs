@@ -732,19 +732,19 @@ fn markdown(rows: &[Row], env: &Env, sz: Sizes, full: bool) -> String {
         }
         md.push('\n');
     }
-    md.push_str("\n## Where goro loses in this run\n\n");
+    md.push_str("\n## Where goro loses in this run (goro / peer above 1)\n\n");
     let mut any = false;
     for r in rows {
         let losses: Vec<String> = (1..SYSTEMS.len())
             .filter_map(|i| {
                 let (g, p) = (r.cells[GORO]?, r.cells[i]?);
-                (g > p).then(|| format!("{} ({:.2}x)", SYSTEMS[i], g / p))
+                (p > 0.0 && g > p).then(|| format!("{} ({:.2}x)", SYSTEMS[i], g / p))
             })
             .collect();
         if !losses.is_empty() {
             any = true;
             md.push_str(&format!(
-                "- {}: slower than {}\n",
+                "- {}: behind {}\n",
                 r.name,
                 losses.join(", ")
             ));
@@ -794,7 +794,7 @@ fn chart(rows: &[Row], path: &Path, title: &str) -> Result<(), Box<dyn std::erro
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(20)
-        .x_label_area_size(230)
+        .x_label_area_size(190)
         .y_label_area_size(80)
         .build_cartesian_2d(0f64..rows.len() as f64, (lo..hi).log_scale())?;
     chart
