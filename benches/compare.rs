@@ -743,11 +743,7 @@ fn markdown(rows: &[Row], env: &Env, sz: Sizes, full: bool) -> String {
             .collect();
         if !losses.is_empty() {
             any = true;
-            md.push_str(&format!(
-                "- {}: behind {}\n",
-                r.name,
-                losses.join(", ")
-            ));
+            md.push_str(&format!("- {}: behind {}\n", r.name, losses.join(", ")));
         }
     }
     if !any {
