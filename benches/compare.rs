@@ -197,6 +197,15 @@ fn progress(what: &str) {
     eprintln!("compare: {what}");
 }
 
+/// Why cells are missing (a failed system), listed under the table.
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Reports why a cell is missing, now and under the table.
+fn note(why: String) {
+    eprintln!("compare: {why}");
+    NOTES.lock().unwrap().push(why);
+}
+
 // ===== Go =====
 
 /// One output line of the Go program: its bare words (`chan`, `spsc`) and
@@ -254,8 +263,8 @@ impl Go {
                     self.lines.push(GoLine::parse(line));
                 }
             }
-            Ok(o) => eprintln!("compare: Go {mode} failed: {}", o.status),
-            Err(e) => eprintln!("compare: Go {mode}: {e}"),
+            Ok(o) => note(format!("Go {mode} failed: {}", o.status)),
+            Err(e) => note(format!("Go {mode}: {e}")),
         }
     }
 
@@ -329,7 +338,7 @@ fn may_cell(case: &str, n: usize, reps: usize) -> Option<f64> {
             .lines()
             .find_map(|l| l.strip_prefix("may ")?.trim().parse().ok()),
         Err(why) => {
-            eprintln!("compare: may {case}: {why}");
+            note(format!("may {case}: {why}"));
             None
         }
     }
@@ -340,7 +349,7 @@ fn parked_cell(outcome: parked::Outcome, n: usize, system: &str) -> (Option<f64>
     match outcome {
         parked::Outcome::Done(m) => (Some(m.kib_per_parked), Some(m.wake_ms * 1e6 / n as f64)),
         parked::Outcome::Failed(why) => {
-            eprintln!("compare: parked {system}: {why}");
+            note(format!("parked {system}: {why}"));
             (None, None)
         }
     }
@@ -732,6 +741,13 @@ fn markdown(rows: &[Row], env: &Env, sz: Sizes, full: bool) -> String {
         }
         md.push('\n');
     }
+    let notes = NOTES.lock().unwrap();
+    if !notes.is_empty() {
+        md.push_str("\nMissing cells:\n\n");
+        for n in notes.iter() {
+            md.push_str(&format!("- {n}\n"));
+        }
+    }
     md.push_str("\n## Where goro loses in this run (goro / peer above 1)\n\n");
     let mut any = false;
     for r in rows {
@@ -784,7 +800,7 @@ fn chart(rows: &[Row], path: &Path, title: &str) -> Result<(), Box<dyn std::erro
     let (lo, hi) = all.fold((1.0f64, 1.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
     let (lo, hi) = (lo / 1.5, hi * 1.5);
 
-    let width = 220 + 60 * rows.len() as u32;
+    let width = 220 + 60 * (rows.len() as u32 + 3);
     let root = SVGBackend::new(path, (width, 820)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -792,14 +808,18 @@ fn chart(rows: &[Row], path: &Path, title: &str) -> Result<(), Box<dyn std::erro
         .margin(20)
         .x_label_area_size(190)
         .y_label_area_size(80)
-        .build_cartesian_2d(0f64..rows.len() as f64, (lo..hi).log_scale())?;
+        // Room on the right for the legend, clear of every bar.
+        .build_cartesian_2d(0f64..rows.len() as f64 + 2.5, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
         .x_label_formatter(&|_| String::new())
         .y_desc("goro time / peer time (log; above 1: goro slower)")
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| {
+            let digits = (-v.log10().floor()).max(0.0) as usize;
+            format!("{v:.digits$}")
+        })
         .draw()?;
     // The line at 1: as fast as goro.
     chart.draw_series(std::iter::once(PathElement::new(
@@ -866,7 +886,7 @@ fn main() {
                 lines: Vec::new(),
             }),
             Err(why) => {
-                eprintln!("compare: {why}");
+                note(why);
                 None
             }
         }
