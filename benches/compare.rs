@@ -99,6 +99,8 @@ struct Sizes {
     primes: usize,
     /// Repetitions of the sieve (it takes seconds).
     sieve_reps: usize,
+    /// Repetitions of each Go mode (`-reps`; Go's own warm-up first).
+    go_reps: usize,
 }
 
 impl Sizes {
@@ -116,6 +118,7 @@ impl Sizes {
                 sleepers: 100,
                 primes: 50,
                 sieve_reps: 1,
+                go_reps: 1,
             };
         }
         Sizes {
@@ -129,6 +132,7 @@ impl Sizes {
             sleepers: 100_000,
             primes: 5000,
             sieve_reps: 3,
+            go_reps: MAX_REPS,
         }
     }
 
@@ -177,11 +181,26 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Runs `f` once to warm up, then `reps` times: the median of what it
-/// returns.
+/// Most runs of one cell: a cheap cell runs up to this many times, so its
+/// median shrugs off the other loads of a shared machine.
+const MAX_REPS: usize = 21;
+
+/// A cell runs more than `reps` times (up to `MAX_REPS`) while its runs
+/// have taken less than this.
+const BUDGET: Duration = Duration::from_secs(1);
+
+/// Runs `f` once to warm up, then at least `reps` times, and more (up to
+/// `MAX_REPS`) while within `BUDGET`: the median of what it returns. With
+/// `reps` below 5 (the smoke run, the sieve) it runs exactly `reps` times.
 fn measure(reps: usize, mut f: impl FnMut() -> f64) -> f64 {
     f();
-    median((0..reps.max(1)).map(|_| f()).collect())
+    let budget = if reps >= 5 { BUDGET } else { Duration::ZERO };
+    let start = Instant::now();
+    let mut xs = Vec::new();
+    while xs.len() < reps.max(1) || (xs.len() < MAX_REPS && start.elapsed() < budget) {
+        xs.push(f());
+    }
+    median(xs)
 }
 
 /// ns per operation of a batch of `n` taking `d`.
@@ -425,7 +444,7 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
     row.cells[STD] = Some(measure(reps, || per_op(runtime::std_spawn(n), n)));
     row.cells[MAY] = may_cell("spawn", n, reps);
     if let Some(g) = go.as_mut() {
-        g.run(2, reps, "spawn", n);
+        g.run(2, sz.go_reps, "spawn", n);
         row.cells[GO] = g.get(&["spawn"], &[], "ns_per_goroutine");
     }
     rows.push(row);
@@ -442,7 +461,7 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
     }));
     row.cells[MAY] = may_cell("yield", per, reps);
     if let Some(g) = go.as_mut() {
-        g.run(1, reps, "gosched", per);
+        g.run(1, sz.go_reps, "gosched", per);
         row.cells[GO] = g.get(&["gosched"], &[], "ns_per_switch");
     }
     rows.push(row);
@@ -451,7 +470,7 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
     progress("ping-pong");
     let n = sz.round_trips;
     if let Some(g) = go.as_mut() {
-        g.run(2, reps, "pingpong", n);
+        g.run(2, sz.go_reps, "pingpong", n);
     }
     for (workers, rt) in [(1, &rt1), (2, &rt2)] {
         let name = if workers == 1 {
@@ -498,9 +517,9 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
 
     // the channel matrix
     if let Some(g) = go.as_mut() {
-        g.run(2, reps, "chan", sz.msgs_small);
+        g.run(2, sz.go_reps, "chan", sz.msgs_small);
         if sz.msgs != sz.msgs_small {
-            g.run(2, reps, "chan", sz.msgs);
+            g.run(2, sz.go_reps, "chan", sz.msgs);
         }
     }
     for cap in [Cap::Zero, Cap::One, Cap::N, Cap::Unbounded] {
@@ -538,9 +557,9 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
 
     // select
     if let Some(g) = go.as_mut() {
-        g.run(2, reps, "select", sz.msgs_small);
+        g.run(2, sz.go_reps, "select", sz.msgs_small);
         if sz.msgs != sz.msgs_small {
-            g.run(2, reps, "select", sz.msgs);
+            g.run(2, sz.go_reps, "select", sz.msgs);
         }
     }
     for (work, label) in [("rx", "select_rx"), ("both", "select_both")] {
@@ -581,7 +600,7 @@ fn run_all(sz: Sizes, go: &mut Option<Go>) -> Vec<Row> {
     row.cells[GORO] = Some(measure(reps, || ms(time::goro_round(&rt2, n))));
     row.cells[TOKIO] = Some(measure(reps, || ms(time::tokio_round(&tokio2, n))));
     if let Some(g) = go.as_mut() {
-        g.run(2, reps, "sleep", n);
+        g.run(2, sz.go_reps, "sleep", n);
         row.cells[GO] = g.get(&["sleep"], &[], "ms");
     }
     rows.push(row);
@@ -709,14 +728,15 @@ fn markdown(rows: &[Row], env: &Env, sz: Sizes, full: bool) -> String {
         env.crates,
     ));
     md.push_str(&format!(
-        "Each cell: one warm-up, then the median of {} runs ({} for the sieve); \
+        "Each cell: one warm-up, then the median of {} to {MAX_REPS} runs (as many as fit \
+         in {BUDGET:?}; {} for the sieve; Go: {} runs after its own warm-up); \
          the same size N for every system in a row. goro, Go (GOMAXPROCS), may and tokio \
          use 2 workers except in the 1-worker rows; crossbeam-channel, flume and std \
          run on OS threads (std is `std::sync::mpsc`, and `std::thread` for spawn). \
          Lower is better everywhere; a ratio is goro / peer, **bold** where goro is slower. \
          The machine is shared (see the load): compare within the table, \
          not with another run.\n\n",
-        sz.reps, sz.sieve_reps
+        sz.reps, sz.sieve_reps, sz.go_reps
     ));
     md.push_str("![goro / peer per workload](bench.svg)\n\n");
     md.push_str("| workload | unit | N |");
