@@ -25,12 +25,14 @@
 //! `GORO_BENCH_FULL=1`). Go's figures for the same session:
 //! `benches/go/run.sh`.
 
+#[path = "support/runtime.rs"]
+mod runtime;
+
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use runtime::{goro_spawn, goro_yield, may_spawn, may_yield, std_spawn, tokio_spawn, tokio_yield};
 
 /// Set in a child process: which may case to run (`yield` or `spawn`).
 const MAY_CHILD_ENV: &str = "GORO_BENCH_MAY_CHILD";
@@ -131,22 +133,7 @@ fn yield_switch(c: &mut Criterion) {
         g.bench_function("goro", |b| {
             b.iter_custom(|iters| {
                 let per = iters.div_ceil(2);
-                rt.block_on(|| {
-                    let start = Instant::now();
-                    let x = goro::spawn(move || {
-                        for _ in 0..per {
-                            goro::yield_now();
-                        }
-                    });
-                    let y = goro::spawn(move || {
-                        for _ in 0..per {
-                            goro::yield_now();
-                        }
-                    });
-                    x.join().unwrap();
-                    y.join().unwrap();
-                    per_switch(start.elapsed(), iters, 2 * per)
-                })
+                per_switch(goro_yield(&rt, per), iters, 2 * per)
             })
         });
         drop(rt);
@@ -157,22 +144,7 @@ fn yield_switch(c: &mut Criterion) {
         g.bench_function("tokio", |b| {
             b.iter_custom(|iters| {
                 let per = iters.div_ceil(2);
-                rt.block_on(async move {
-                    let start = Instant::now();
-                    let x = tokio::spawn(async move {
-                        for _ in 0..per {
-                            tokio::task::yield_now().await;
-                        }
-                    });
-                    let y = tokio::spawn(async move {
-                        for _ in 0..per {
-                            tokio::task::yield_now().await;
-                        }
-                    });
-                    x.await.unwrap();
-                    y.await.unwrap();
-                    per_switch(start.elapsed(), iters, 2 * per)
-                })
+                per_switch(tokio_yield(&rt, per), iters, 2 * per)
             })
         });
         g.finish();
@@ -181,54 +153,16 @@ fn yield_switch(c: &mut Criterion) {
 }
 
 /// In the child: `yield_switch/may` on 1 may worker.
-fn may_yield(c: &mut Criterion) {
+fn may_yield_bench(c: &mut Criterion) {
     may::config().set_workers(1);
     let mut g = yield_group(c);
     g.bench_function("may", |b| {
         b.iter_custom(|iters| {
             let per = iters.div_ceil(2);
-            may::go!(move || {
-                let start = Instant::now();
-                let x = may::go!(move || {
-                    for _ in 0..per {
-                        may::coroutine::yield_now();
-                    }
-                });
-                let y = may::go!(move || {
-                    for _ in 0..per {
-                        may::coroutine::yield_now();
-                    }
-                });
-                x.join().unwrap();
-                y.join().unwrap();
-                per_switch(start.elapsed(), iters, 2 * per)
-            })
-            .join()
-            .unwrap()
+            per_switch(may_yield(per), iters, 2 * per)
         })
     });
     g.finish();
-}
-
-/// What every spawned green thread of one batch shares: the countdown and
-/// the way to wake the spawner.
-struct Countdown<W> {
-    left: AtomicUsize,
-    wake: W,
-}
-
-impl<W> Countdown<W> {
-    fn new(n: usize, wake: W) -> Arc<Self> {
-        Arc::new(Countdown {
-            left: AtomicUsize::new(n),
-            wake,
-        })
-    }
-
-    /// True for the last finisher.
-    fn done(&self) -> bool {
-        self.left.fetch_sub(1, Ordering::AcqRel) == 1
-    }
 }
 
 fn spawn(c: &mut Criterion) {
@@ -240,24 +174,7 @@ fn spawn(c: &mut Criterion) {
             .build()
             .expect("goro runtime");
         g.bench_function("goro", |b| {
-            b.iter_custom(|iters| {
-                batched(iters, n, |n| {
-                    rt.block_on(|| {
-                        let start = Instant::now();
-                        let cd = Countdown::new(n, goro::__private::Gate::new());
-                        for _ in 0..n {
-                            let cd = cd.clone();
-                            drop(goro::spawn(move || {
-                                if cd.done() {
-                                    cd.wake.open();
-                                }
-                            }));
-                        }
-                        cd.wake.wait();
-                        start.elapsed()
-                    })
-                })
-            })
+            b.iter_custom(|iters| batched(iters, n, |n| goro_spawn(&rt, n)))
         });
         drop(rt);
 
@@ -266,52 +183,14 @@ fn spawn(c: &mut Criterion) {
             .build()
             .expect("tokio runtime");
         g.bench_function("tokio", |b| {
-            b.iter_custom(|iters| {
-                batched(iters, n, |n| {
-                    // The spawner is a task on a worker, as goro's and Go's
-                    // are, not block_on's thread.
-                    rt.block_on(rt.spawn(async move {
-                        let start = Instant::now();
-                        let cd = Countdown::new(n, tokio::sync::Notify::new());
-                        for _ in 0..n {
-                            let cd = cd.clone();
-                            drop(tokio::spawn(async move {
-                                if cd.done() {
-                                    cd.wake.notify_one();
-                                }
-                            }));
-                        }
-                        cd.wake.notified().await;
-                        start.elapsed()
-                    }))
-                    .unwrap()
-                })
-            })
+            b.iter_custom(|iters| batched(iters, n, |n| tokio_spawn(&rt, n)))
         });
         drop(rt);
 
         // An OS thread costs ~100 us here (a batch ~1 s): time for 10.
         g.measurement_time(Duration::from_secs(12));
         g.bench_function("std_thread", |b| {
-            b.iter_custom(|iters| {
-                batched(iters, THREAD_BATCH, |n| {
-                    let start = Instant::now();
-                    let left = Arc::new(AtomicUsize::new(n));
-                    let handles: Vec<_> = (0..n)
-                        .map(|_| {
-                            let left = left.clone();
-                            std::thread::spawn(move || {
-                                left.fetch_sub(1, Ordering::AcqRel);
-                            })
-                        })
-                        .collect();
-                    for h in handles {
-                        h.join().unwrap();
-                    }
-                    assert_eq!(left.load(Ordering::Acquire), 0);
-                    start.elapsed()
-                })
-            })
+            b.iter_custom(|iters| batched(iters, THREAD_BATCH, std_spawn))
         });
         g.finish();
     }
@@ -319,30 +198,11 @@ fn spawn(c: &mut Criterion) {
 }
 
 /// In the child: `spawn/may` on 2 may workers.
-fn may_spawn(c: &mut Criterion) {
+fn may_spawn_bench(c: &mut Criterion) {
     may::config().set_workers(2);
     let mut g = spawn_group(c);
     g.bench_function("may", |b| {
-        b.iter_custom(|iters| {
-            batched(iters, MAY_BATCH, |n| {
-                may::go!(move || {
-                    let start = Instant::now();
-                    let cd = Countdown::new(n, may::sync::SyncFlag::new());
-                    for _ in 0..n {
-                        let cd = cd.clone();
-                        drop(may::go!(move || {
-                            if cd.done() {
-                                cd.wake.fire();
-                            }
-                        }));
-                    }
-                    cd.wake.wait();
-                    start.elapsed()
-                })
-                .join()
-                .unwrap()
-            })
-        })
+        b.iter_custom(|iters| batched(iters, MAY_BATCH, may_spawn))
     });
     g.finish();
 }
@@ -350,8 +210,8 @@ fn may_spawn(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     match std::env::var(MAY_CHILD_ENV).as_deref() {
-        Ok("yield") => may_yield(&mut c),
-        Ok("spawn") => may_spawn(&mut c),
+        Ok("yield") => may_yield_bench(&mut c),
+        Ok("spawn") => may_spawn_bench(&mut c),
         Ok(other) => panic!("unknown {MAY_CHILD_ENV}={other}"),
         Err(_) => {
             yield_switch(&mut c);

@@ -23,14 +23,16 @@
 
 #[path = "support/go.rs"]
 mod go;
+#[path = "support/select.rs"]
+mod select;
+
+use select::{cb_both, cb_rx, goro_both, goro_rx};
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
-
-const THREADS: usize = 4;
 
 fn full() -> bool {
     std::env::var("GORO_BENCH_FULL").is_ok_and(|v| v == "1")
@@ -74,10 +76,6 @@ impl Cap {
     }
 }
 
-fn sum_below(n: usize) -> usize {
-    n * (n - 1) / 2
-}
-
 /// Runs whole batches of `n` messages and scales to `iters` messages.
 fn batched(iters: u64, n: usize, mut batch: impl FnMut(usize) -> Duration) -> Duration {
     let batches = ((iters as f64 / n as f64).round() as u64).max(1);
@@ -86,170 +84,6 @@ fn batched(iters: u64, n: usize, mut batch: impl FnMut(usize) -> Duration) -> Du
         total += batch(n);
     }
     total.mul_f64(iters as f64 / (batches * n as u64) as f64)
-}
-
-fn goro_chans(cap: Cap) -> Vec<(goro::Sender<usize>, goro::Receiver<usize>)> {
-    (0..THREADS)
-        .map(|_| match cap.bound() {
-            Some(c) => goro::bounded(c),
-            None => goro::unbounded(),
-        })
-        .collect()
-}
-
-fn cb_chans(
-    cap: Cap,
-) -> Vec<(
-    crossbeam_channel::Sender<usize>,
-    crossbeam_channel::Receiver<usize>,
-)> {
-    (0..THREADS)
-        .map(|_| match cap.bound() {
-            Some(c) => crossbeam_channel::bounded(c),
-            None => crossbeam_channel::unbounded(),
-        })
-        .collect()
-}
-
-fn goro_rx(rt: &goro::runtime::Runtime, cap: Cap, n: usize) -> Duration {
-    rt.block_on(move || {
-        let chans = goro_chans(cap);
-        let per = n / THREADS;
-        let start = Instant::now();
-        for (k, (tx, _)) in chans.iter().enumerate() {
-            let tx = tx.clone();
-            goro::go!(move || {
-                for v in k * per..(k + 1) * per {
-                    tx.send(v).unwrap();
-                }
-            });
-        }
-        let r: Vec<_> = chans.iter().map(|(_, r)| r.clone()).collect();
-        let mut sum = 0;
-        for _ in 0..n {
-            goro::select! {
-                recv(r[0]) -> v => sum += v.unwrap(),
-                recv(r[1]) -> v => sum += v.unwrap(),
-                recv(r[2]) -> v => sum += v.unwrap(),
-                recv(r[3]) -> v => sum += v.unwrap(),
-            }
-        }
-        let t = start.elapsed();
-        assert_eq!(sum, sum_below(n));
-        t
-    })
-}
-
-fn goro_both(rt: &goro::runtime::Runtime, cap: Cap, n: usize) -> Duration {
-    rt.block_on(move || {
-        let chans = goro_chans(cap);
-        let per = n / THREADS;
-        let start = Instant::now();
-        for k in 0..THREADS {
-            let t: Vec<_> = chans.iter().map(|(t, _)| t.clone()).collect();
-            goro::go!(move || {
-                for v in k * per..(k + 1) * per {
-                    goro::select! {
-                        send(t[0], v) -> r => r.unwrap(),
-                        send(t[1], v) -> r => r.unwrap(),
-                        send(t[2], v) -> r => r.unwrap(),
-                        send(t[3], v) -> r => r.unwrap(),
-                    }
-                }
-            });
-        }
-        let receivers: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let r: Vec<_> = chans.iter().map(|(_, r)| r.clone()).collect();
-                goro::go!(move || {
-                    let mut sum = 0;
-                    for _ in 0..per {
-                        goro::select! {
-                            recv(r[0]) -> v => sum += v.unwrap(),
-                            recv(r[1]) -> v => sum += v.unwrap(),
-                            recv(r[2]) -> v => sum += v.unwrap(),
-                            recv(r[3]) -> v => sum += v.unwrap(),
-                        }
-                    }
-                    sum
-                })
-            })
-            .collect();
-        let sum: usize = receivers.into_iter().map(|h| h.join().unwrap()).sum();
-        let t = start.elapsed();
-        assert_eq!(sum, sum_below(n));
-        t
-    })
-}
-
-fn cb_rx(cap: Cap, n: usize) -> Duration {
-    let chans = cb_chans(cap);
-    let per = n / THREADS;
-    std::thread::scope(|s| {
-        let start = Instant::now();
-        for (k, (tx, _)) in chans.iter().enumerate() {
-            s.spawn(move || {
-                for v in k * per..(k + 1) * per {
-                    tx.send(v).unwrap();
-                }
-            });
-        }
-        let r: Vec<_> = chans.iter().map(|(_, r)| r.clone()).collect();
-        let mut sum = 0;
-        for _ in 0..n {
-            crossbeam_channel::select! {
-                recv(r[0]) -> v => sum += v.unwrap(),
-                recv(r[1]) -> v => sum += v.unwrap(),
-                recv(r[2]) -> v => sum += v.unwrap(),
-                recv(r[3]) -> v => sum += v.unwrap(),
-            }
-        }
-        let t = start.elapsed();
-        assert_eq!(sum, sum_below(n));
-        t
-    })
-}
-
-fn cb_both(cap: Cap, n: usize) -> Duration {
-    let chans = cb_chans(cap);
-    let per = n / THREADS;
-    std::thread::scope(|s| {
-        let start = Instant::now();
-        for k in 0..THREADS {
-            let t: Vec<_> = chans.iter().map(|(t, _)| t.clone()).collect();
-            s.spawn(move || {
-                for v in k * per..(k + 1) * per {
-                    crossbeam_channel::select! {
-                        send(t[0], v) -> r => r.unwrap(),
-                        send(t[1], v) -> r => r.unwrap(),
-                        send(t[2], v) -> r => r.unwrap(),
-                        send(t[3], v) -> r => r.unwrap(),
-                    }
-                }
-            });
-        }
-        let hs: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let r: Vec<_> = chans.iter().map(|(_, r)| r.clone()).collect();
-                s.spawn(move || {
-                    let mut sum = 0;
-                    for _ in 0..per {
-                        crossbeam_channel::select! {
-                            recv(r[0]) -> v => sum += v.unwrap(),
-                            recv(r[1]) -> v => sum += v.unwrap(),
-                            recv(r[2]) -> v => sum += v.unwrap(),
-                            recv(r[3]) -> v => sum += v.unwrap(),
-                        }
-                    }
-                    sum
-                })
-            })
-            .collect();
-        let sum: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
-        let t = start.elapsed();
-        assert_eq!(sum, sum_below(n));
-        t
-    })
 }
 
 /// Go's figures, `select <work> cap=<c>` -> ns per message.
@@ -293,10 +127,10 @@ fn main() {
                 g.bench_function(system, |b| {
                     b.iter_custom(|iters| {
                         let t = batched(iters, n, |n| match (work, system) {
-                            ("rx", "goro_green") => goro_rx(&rt, cap, n),
-                            ("rx", _) => cb_rx(cap, n),
-                            (_, "goro_green") => goro_both(&rt, cap, n),
-                            _ => cb_both(cap, n),
+                            ("rx", "goro_green") => goro_rx(&rt, cap.bound(), n),
+                            ("rx", _) => cb_rx(cap.bound(), n),
+                            (_, "goro_green") => goro_both(&rt, cap.bound(), n),
+                            _ => cb_both(cap.bound(), n),
                         });
                         best.push(t.as_nanos() as f64 / iters as f64);
                         t

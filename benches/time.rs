@@ -19,61 +19,19 @@
 
 #[path = "support/go.rs"]
 mod go;
+#[path = "support/time.rs"]
+mod time;
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
+use time::{goro_round, tokio_round};
 
 /// Sleepers per measurement.
 const N: usize = 100_000;
 /// Measurements per system in the summary.
 const REPS: usize = 11;
-const NAP: Duration = Duration::from_millis(1);
-
-/// goro: `n` green threads sleep `NAP`; the last to wake signals the root.
-fn goro_round(rt: &goro::runtime::Runtime, n: usize) -> Duration {
-    rt.block_on(|| {
-        let left = Arc::new(AtomicUsize::new(n));
-        let (tx, rx) = goro::bounded::<()>(1);
-        let start = Instant::now();
-        for _ in 0..n {
-            let left = left.clone();
-            let tx = tx.clone();
-            goro::go!(move || {
-                goro::sleep(NAP);
-                if left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    tx.send(()).unwrap();
-                }
-            });
-        }
-        rx.recv().unwrap();
-        start.elapsed()
-    })
-}
-
-/// tokio: the same with tasks and `tokio::time::sleep`.
-fn tokio_round(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
-    rt.block_on(async {
-        let left = Arc::new(AtomicUsize::new(n));
-        let done = Arc::new(tokio::sync::Notify::new());
-        let start = Instant::now();
-        for _ in 0..n {
-            let left = left.clone();
-            let done = done.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(NAP).await;
-                if left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    done.notify_one();
-                }
-            });
-        }
-        done.notified().await;
-        start.elapsed()
-    })
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);

@@ -25,7 +25,8 @@
 //	sleep [N]     N goroutines each time.Sleep(1 ms) concurrently, GOMAXPROCS=2:
 //	              ms from the first spawn until the last woke (WaitGroup)
 //
-// and select [N], the select benchmarks of issue 4 (select.go).
+// and select [N], the select benchmarks of issue 4 (select.go), and sieve
+// [N], the concurrent prime sieve (sieve.go).
 //
 // Each prints one line (chan and pingpong one per cell), the subcommand,
 // then key=value pairs (chan also the workload), e.g.
@@ -63,7 +64,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 5, "repetitions for gosched, spawn, chan and pingpong")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select|mutex|waitgroup|sleep [N]")
+		fmt.Fprintln(os.Stderr, "usage: goro-bench [-reps R] gosched|spawn|parked|chan|pingpong|select|mutex|waitgroup|sleep|sieve [N]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -125,6 +126,12 @@ func main() {
 		selectMatrix(n, *reps)
 	case "mutex", "waitgroup":
 		syncBench(cmd, n, *reps)
+	case "sieve":
+		if n == 0 {
+			n = 5000
+		}
+		med, min := repeat(*reps, func() float64 { return sieve(n) })
+		fmt.Printf("sieve n=%d ms=%.1f min=%.1f\n", n, med, min)
 	case "sleep":
 		if n == 0 {
 			n = 100000
