@@ -431,7 +431,11 @@ impl<'a> Locks<'a> {
         } else {
             &[][..]
         };
-        small.iter().flatten().copied().chain(self.big.iter().copied())
+        small
+            .iter()
+            .flatten()
+            .copied()
+            .chain(self.big.iter().copied())
     }
 
     fn lock(&self) {
