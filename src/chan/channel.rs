@@ -120,6 +120,9 @@ fn reason(_send: bool) -> parking::Reason {}
 #[derive(Default)]
 pub(crate) struct Wakes {
     first: Option<Unparker>,
+    // Boxed on purpose: one word (null) in the common case, so the struct
+    // moves and drops cheaply on every channel operation.
+    #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Unparker>>>,
 }
 
