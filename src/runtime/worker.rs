@@ -63,6 +63,10 @@ use super::scheduler::Shared;
 use super::task::{Task, TaskRef};
 use crate::coroutine::{self, overflow};
 
+/// How long an idle worker keeps looking for work, after its backoff,
+/// spinning, before it sleeps on its parker (see `run_loop`).
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+
 const GLOBAL_POLL_INTERVAL: u32 = 61;
 const RUNNEXT_STREAK: u32 = 64;
 
@@ -272,13 +276,31 @@ impl Worker {
             // Spin a while looking for work before sleeping: waking a
             // sleeping worker costs the waker a syscall, and a spawning
             // green thread produces work in a steady trickle.
+            //
+            // After the backoff, keep looking (yielding the CPU) for up to
+            // `IDLE_SPIN`: green threads handing a lock or a message back
+            // and forth across workers (a contended `sync::Mutex` in
+            // starvation mode hands over in arrival order, whatever the
+            // worker) would otherwise pay a futex sleep and wake-up per
+            // hand-off, a thousand times the hand-off itself.
             let backoff = Backoff::new();
+            let mut since: Option<Instant> = None;
             let found = loop {
                 let found = self.search();
-                if found.is_some() || self.has_local_work() || backoff.is_completed() {
+                if found.is_some() || self.has_local_work() {
                     break found;
                 }
-                backoff.snooze();
+                if backoff.is_completed() {
+                    let start = *since.get_or_insert_with(Instant::now);
+                    if start.elapsed() >= IDLE_SPIN || self.shared.is_terminating() {
+                        break None;
+                    }
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                } else {
+                    backoff.snooze();
+                }
             };
             match found {
                 Some(task) => self.run_task(task),
