@@ -38,7 +38,7 @@
 use std::time::Instant;
 
 use super::buffer::Buffer;
-use super::lock::Lock;
+use super::lock::{Guard, Lock};
 use super::slot::Slot;
 use super::waiter::{
     self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RETRY, Rendezvous, WaitCell, WaitQueue, Waiter,
@@ -347,19 +347,9 @@ impl<T> Channel<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Fail::Timeout);
             }
-            let cell = WaitCell::new();
-            let w = Waiter::new(&cell, 0, slot);
-            // SAFETY: `cell`, `w` and `slot` live in this frame, which does
-            // not return (nor unwind, thanks to `Blocked`) before `w` left
-            // the queue.
-            unsafe { inner.sendq.push(&w) };
-            drop(inner);
-            match Blocked::new(self, &cell, &w, true).wait(deadline) {
-                DONE => return Ok(()),
-                CLOSED => return Err(Fail::Closed),
-                ABANDONED => return Err(Fail::Timeout),
-                _ => continue, // RETRY
-            }
+            if let Some(r) = self.block(inner, slot, deadline, true) {
+                return r;
+            } // else RETRY: start over
         }
     }
 
@@ -410,17 +400,41 @@ impl<T> Channel<T> {
                 Some(d) => d,
                 None => None,
             };
-            let cell = WaitCell::new();
-            let w = Waiter::new(&cell, 0, out);
-            // SAFETY: as in `send`.
-            unsafe { inner.recvq.push(&w) };
-            drop(inner);
-            match Blocked::new(self, &cell, &w, false).wait(deadline) {
-                DONE => return Ok(()),
-                CLOSED => return Err(Fail::Closed),
-                ABANDONED => return Err(Fail::Timeout),
-                _ => continue, // RETRY
-            }
+            if let Some(r) = self.block(inner, out, deadline, false) {
+                return r;
+            } // else RETRY: start over
+        }
+    }
+
+    /// The blocking half of `send` (`send == true`) and `recv`: queues a
+    /// waiter over `slot` and parks until a peer settles it, the channel
+    /// closes, or `deadline` passes. Entered with the lock held (`inner`)
+    /// after the reserve step failed; releases it before parking. `None`
+    /// means RETRY (start the operation over).
+    fn block(
+        &self,
+        mut inner: Guard<'_, Inner<T>>,
+        slot: *mut Slot<T>,
+        deadline: Option<Instant>,
+        send: bool,
+    ) -> Option<Result<(), Fail>> {
+        let cell = WaitCell::new();
+        let w = Waiter::new(&cell, 0, slot);
+        let q = if send {
+            &mut inner.sendq
+        } else {
+            &mut inner.recvq
+        };
+        // SAFETY: `cell` and `w` live in this frame and `slot` in the
+        // caller's, which do not return (nor unwind, thanks to `Blocked`)
+        // before `w` left the queue.
+        unsafe { q.push(&w) };
+        drop(inner);
+        match Blocked::new(self, &cell, &w, send).wait(deadline) {
+            DONE => Some(Ok(())),
+            CLOSED => Some(Err(Fail::Closed)),
+            ABANDONED => Some(Err(Fail::Timeout)),
+            _ => None,
         }
     }
 
