@@ -301,13 +301,25 @@ impl<T> Channel<T> {
         }
     }
 
+    /// The fast path of a send, under the lock: open, nobody waiting to
+    /// receive, room in the buffer (the steady state of a buffered
+    /// channel): pushes with no wake bookkeeping. `false` leaves the
+    /// message in `slot` for `send_locked`.
+    #[inline]
+    fn push_fast(&self, inner: &mut Inner<T>, slot: &mut Slot<T>) -> bool {
+        if inner.is_closed_for_send() || !inner.recvq.is_empty() || inner.no_room() {
+            return false;
+        }
+        inner.buf.push_from(slot);
+        self.len.store(inner.buf.len(), Ordering::Relaxed);
+        true
+    }
+
     /// Sends the message in `slot` without blocking; on failure it stays
     /// there.
     pub(crate) fn try_send(&self, slot: &mut Slot<T>) -> Result<(), Fail> {
         let mut inner = self.inner.lock();
-        if !inner.is_closed_for_send() && inner.recvq.is_empty() && !inner.no_room() {
-            inner.buf.push_from(slot);
-            self.len.store(inner.buf.len(), Ordering::Relaxed);
+        if self.push_fast(&mut inner, slot) {
             return Ok(());
         }
         let mut wakes = Wakes::default();
@@ -328,11 +340,7 @@ impl<T> Channel<T> {
     pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
         loop {
             let mut inner = self.inner.lock();
-            // Fast path: open, nobody waiting to receive, room in the
-            // buffer (the steady state of a buffered channel).
-            if !inner.is_closed_for_send() && inner.recvq.is_empty() && !inner.no_room() {
-                inner.buf.push_from(slot);
-                self.len.store(inner.buf.len(), Ordering::Relaxed);
+            if self.push_fast(&mut inner, slot) {
                 return Ok(());
             }
             let mut wakes = Wakes::default();

@@ -86,9 +86,6 @@ impl<T> RecvCell<T> {
 
 /// One channel of a select, whatever its message type.
 pub(crate) trait Operand {
-    /// The channel's identity (lock order, and matching a completion to
-    /// its case).
-    fn addr(&self) -> *const ();
     fn lock(&self);
     /// # Safety
     /// The caller holds the lock.
@@ -151,10 +148,6 @@ impl<T> Channel<T> {
 }
 
 impl<T> Operand for Channel<T> {
-    fn addr(&self) -> *const () {
-        (self as *const Channel<T>).cast()
-    }
-
     fn lock(&self) {
         self.inner.raw_lock();
     }
@@ -363,9 +356,9 @@ fn random(n: u64) -> u64 {
     })
 }
 
-/// The address of a case's channel: the data half of its `&dyn Operand`
-/// (no virtual call).
-fn addr(op: &dyn Operand) -> *const () {
+/// The address of a case's channel, its identity (lock order, and matching
+/// a completion to its case): the data half of its `&dyn Operand`.
+pub(crate) fn addr(op: &dyn Operand) -> *const () {
     (op as *const dyn Operand).cast::<()>()
 }
 
@@ -499,32 +492,9 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             wakes.fire();
             return None;
         }
-        let cell = WaitCell::new();
-        let waiters: Vec<Waiter> = cases
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c.op.waiter(&cell, i, c.send, c.cell))
-            .collect();
-        // Queue in poll order: when one channel appears in several cases,
-        // which of them a peer completes is random too (Go's lockorder is
-        // sorted from the random pollorder with an unstable sort).
-        for &i in order.as_ref() {
-            let (c, w) = (&cases[i as usize], &waiters[i as usize]);
-            // SAFETY: locks held; `waiters` outlives the registration
-            // (`Registered` takes them out before they drop).
-            unsafe { c.op.register(w, c.send) };
-        }
-        locks.unlock();
-        wakes.fire();
-        let reg = Registered {
-            cases,
-            locks: &locks,
-            waiters: &waiters,
-            cell: &cell,
-        };
-        let state = cell.wait(wait.deadline(), reason());
-        reg.unregister();
-        std::mem::forget(reg);
+        let (state, paired) = park_on(cases, &locks, order.as_ref(), wakes, wait, |cell, i, c| {
+            c.op.waiter(cell, i, c.send, c.cell)
+        });
         let case = waiter::case(state);
         match waiter::kind(state) {
             ABANDONED => return None,
@@ -532,7 +502,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             DONE => return Some((case, Token::Recv)),
             CLOSED if cases[case].send => return Some((case, Token::SendClosed)),
             CLOSED => return Some((case, Token::Recv)),
-            PAIRED => return Some((case, Token::SendPaired(cell.paired()))),
+            PAIRED => return Some((case, Token::SendPaired(paired))),
             k => unreachable!("select woke in state {k}"),
         }
     }
@@ -562,26 +532,65 @@ pub(crate) fn ready(cases: &[Case<'_>], wait: Wait) -> Option<usize> {
             locks.unlock();
             return None;
         }
-        let cell = WaitCell::new();
-        let waiters: Vec<Waiter> = (0..cases.len()).map(|i| Waiter::notify(&cell, i)).collect();
-        for (c, w) in cases.iter().zip(&waiters) {
-            // SAFETY: as in `select`.
-            unsafe { c.op.register(w, c.send) };
-        }
-        locks.unlock();
-        let reg = Registered {
+        let (state, _) = park_on(
             cases,
-            locks: &locks,
-            waiters: &waiters,
-            cell: &cell,
-        };
-        let state = cell.wait(wait.deadline(), reason());
-        reg.unregister();
-        std::mem::forget(reg);
+            &locks,
+            order.as_ref(),
+            Wakes::default(),
+            wait,
+            |cell, i, _| Waiter::notify(cell, i),
+        );
         if state == ABANDONED {
             return None;
         }
     }
+}
+
+/// Steps 3 and 4: queues one waiter per case (made by `waiter`, all over
+/// one fresh cell) in `order`, releases the locks `lock` took, fires
+/// `wakes`, parks until the cell is settled or `wait` runs out, and takes
+/// the waiters out again. Returns the final state and, for `PAIRED`, the
+/// receiver's rendezvous.
+fn park_on(
+    cases: &[Case<'_>],
+    locks: &Locks<'_>,
+    order: &[u32],
+    wakes: Wakes,
+    wait: Wait,
+    waiter: impl Fn(&WaitCell, usize, &Case<'_>) -> Waiter,
+) -> (usize, *const Rendezvous) {
+    let cell = WaitCell::new();
+    let waiters: Vec<Waiter> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| waiter(&cell, i, c))
+        .collect();
+    // Queue in poll order: when one channel appears in several cases,
+    // which of them a peer completes is random too (Go's lockorder is
+    // sorted from the random pollorder with an unstable sort).
+    for &i in order {
+        let (c, w) = (&cases[i as usize], &waiters[i as usize]);
+        // SAFETY: locks held; `waiters` outlives the registration
+        // (`Registered` takes them out before they drop).
+        unsafe { c.op.register(w, c.send) };
+    }
+    locks.unlock();
+    wakes.fire();
+    let reg = Registered {
+        cases,
+        locks,
+        waiters: &waiters,
+        cell: &cell,
+    };
+    let state = cell.wait(wait.deadline(), reason());
+    reg.unregister();
+    std::mem::forget(reg);
+    let paired = if waiter::kind(state) == PAIRED {
+        cell.paired()
+    } else {
+        std::ptr::null()
+    };
+    (state, paired)
 }
 
 /// A select with no cases waits for its deadline, or forever (Go's empty

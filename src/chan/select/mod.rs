@@ -409,7 +409,7 @@ impl SelectedOperation<'_> {
     /// ```
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
         assert!(
-            !self.case.send && std::ptr::eq(self.case.op.addr(), chan_addr(&r.chan)),
+            !self.case.send && std::ptr::eq(engine::addr(self.case.op), chan_addr(&r.chan)),
             "passed a receiver that wasn't selected"
         );
         self.token = None;
@@ -435,7 +435,7 @@ impl SelectedOperation<'_> {
     /// ```
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         assert!(
-            self.case.send && std::ptr::eq(self.case.op.addr(), chan_addr(&s.chan)),
+            self.case.send && std::ptr::eq(engine::addr(self.case.op), chan_addr(&s.chan)),
             "passed a sender that wasn't selected"
         );
         let token = self.token.take().expect("not completed yet");
