@@ -2,11 +2,12 @@
 //!
 //! # State
 //!
-//! `state` holds three bits: [`LOCKED`] (someone owns the lock),
+//! `state` holds four bits: [`LOCKED`] (someone owns the lock),
 //! [`QUEUED`] (the wait queue is non-empty, so an unlock must take the slow
-//! path) and [`STARVING`] (a mirror of the mode, below, so a newcomer does
-//! not spin for a lock that is handed over in order). `QUEUED` changes only under the internal lock, and whenever the
-//! internal lock is free, `QUEUED` is set exactly when the queue is
+//! path), [`STARVING`] (a mirror of the mode, below, so a newcomer does
+//! not spin for a lock that is handed over in order) and [`WAKING`] (a
+//! woken waiter is on its way back). `QUEUED`, `STARVING` and `WAKING`
+//! change only under the internal lock; whenever the internal lock is free, `QUEUED` is set exactly when the queue is
 //! non-empty. `LOCKED` is set by a CAS from anywhere and cleared by its
 //! owner. Uncontended, `lock` and `unlock` are one CAS each (`0 -> LOCKED`
 //! and back).
@@ -17,7 +18,7 @@
 //!   waiter (state [`WOKEN`]); it competes with newcomers, which may barge
 //!   in (good throughput: the running thread keeps its cache warm). A woken
 //!   waiter that loses queues again at the *front*. Only one waiter is
-//!   woken at a time (`woken`, Go's `mutexWoken`): while it has not come
+//!   woken at a time ([`WAKING`], Go's `mutexWoken`): while it has not come
 //!   back, unlocks wake nobody else, so waiters keep their order.
 //! * Starvation: a woken waiter that loses after waiting 1 ms or more sets
 //!   `starving` as it queues again. From then on an unlock keeps `LOCKED`
@@ -31,7 +32,7 @@
 //!
 //! A waiter that unwinds (runtime shutdown) leaves the queue consistent:
 //! still queued, it removes itself; handed the lock, it unlocks (passing it
-//! on); woken, it clears `woken` and takes and releases the lock if free,
+//! on); woken, it clears `WAKING` and takes and releases the lock if free,
 //! so the next waiter is woken in its place.
 //!
 //! No poisoning: a guard dropped while unwinding simply unlocks.
@@ -53,6 +54,11 @@ const QUEUED: usize = 2;
 /// `state` bit: mirrors `Inner::starving` (changed with it, under the
 /// internal lock), so a newcomer skips a spin that cannot win.
 const STARVING: usize = 4;
+/// `state` bit: a waiter was woken in normal mode and has not come back to
+/// the queue yet (Go's `mutexWoken`). Set and cleared under the internal
+/// lock; an unlock that sees it (and not [`STARVING`]) wakes nobody, so it
+/// just clears [`LOCKED`], without the internal lock.
+const WAKING: usize = 8;
 
 /// Waiter grant: woken in normal mode, compete again.
 const WOKEN: usize = 1;
@@ -110,10 +116,6 @@ struct Inner {
     queue: WaitQueue,
     /// Starvation mode: unlocks hand the lock to the oldest waiter.
     starving: bool,
-    /// A waiter was woken in normal mode and has not come back to the
-    /// queue yet: unlocks wake nobody else meanwhile (Go's `mutexWoken`),
-    /// so woken waiters keep their arrival order.
-    woken: bool,
 }
 
 // SAFETY: the lock gives one thread at a time access to `data`, so the
@@ -168,7 +170,6 @@ impl<T> Mutex<T> {
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
                 starving: false,
-                woken: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -182,7 +183,6 @@ impl<T> Mutex<T> {
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
                 starving: false,
-                woken: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -300,7 +300,7 @@ impl<T: ?Sized> Mutex<T> {
         loop {
             let mut inner = self.inner.lock();
             if woken {
-                inner.woken = false;
+                self.state.fetch_and(!WAKING, Ordering::Relaxed);
             }
             // From here until we unlock `inner`, an unlock cannot take the
             // fast path: it sees QUEUED and queues behind our decision.
@@ -374,7 +374,7 @@ impl<T: ?Sized> Mutex<T> {
             return state;
         }
         if state == WOKEN {
-            inner.woken = false;
+            self.state.fetch_and(!WAKING, Ordering::Relaxed);
         }
         drop(inner);
         match state {
@@ -405,9 +405,22 @@ impl<T: ?Sized> Mutex<T> {
     /// lock (starvation mode). Caller owns the lock.
     #[cold]
     fn unlock_slow(&self) {
+        // A woken waiter will retry, and queue again if it loses: wake
+        // nobody else (keeps the woken waiters in arrival order).
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & (WAKING | STARVING) == WAKING {
+            match self.state.compare_exchange_weak(
+                s,
+                s & !LOCKED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
         let mut inner = self.inner.lock();
-        if inner.woken && !inner.starving {
-            // The woken waiter will retry, and queue again if it loses.
+        if self.state.load(Ordering::Relaxed) & (WAKING | STARVING) == WAKING {
             self.state.fetch_and(!LOCKED, Ordering::Release);
             return;
         }
@@ -429,7 +442,7 @@ impl<T: ?Sized> Mutex<T> {
                     Some(next.finish(HANDED))
                 } else {
                     let clear = if empty { LOCKED | QUEUED } else { LOCKED };
-                    inner.woken = true;
+                    self.state.fetch_or(WAKING, Ordering::Relaxed);
                     self.state.fetch_and(!clear, Ordering::Release);
                     Some(next.finish(WOKEN))
                 }
