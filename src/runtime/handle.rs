@@ -186,32 +186,45 @@ impl Runtime {
             "goro: block_on (or run) called from a green thread; spawn with go! instead"
         );
         let name: Option<Arc<str>> = Some(Arc::from("main"));
+        // Registered before the root exists: a deadlock the root runs into
+        // at once is checked for only while someone waits to be told
+        // (`deadlock.rs`), and the workers may go idle before this thread
+        // gets here.
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.enter_block_on(id, Unparker::current());
         // SAFETY: `f` and `T` may borrow from the caller (not 'static). We
         // wait below, uncancellably and without unwinding, until the body
         // has run and take the result before returning: a cancelled green
         // thread still runs its body (dropping `f` unrun).
         let task = match unsafe { spawn_task(&self.shared, name, None, f) } {
             Ok(t) => t,
-            Err(e) => panic!("{e}"),
+            Err(e) => {
+                self.shared.leave_block_on(id);
+                panic!("{e}")
+            }
         };
         // SAFETY: the closure returns `T`.
         let handle = unsafe { JoinHandle::<T>::new(task.clone()) };
-        match self.wait_root::<T>(&task, handle) {
+        match self.wait_root::<T>(id, &task, handle) {
             Ok(v) => v,
             Err(payload) => std::panic::resume_unwind(payload),
         }
     }
 
     /// Waits (uncancellably) for the root green thread `task` of
-    /// `block_on`, whose closure returns `T`, and takes its result. If a
+    /// `block_on`, whose closure returns `T`, and takes its result; the
+    /// caller registered as block_on waiter `id`, which this leaves. If a
     /// deadlock is reported meanwhile (`deadlock.rs`), shuts the runtime
     /// down, waits for the root to unwind (it may borrow from the caller),
     /// and panics with the report.
     #[track_caller]
-    fn wait_root<T>(&self, task: &TaskRef, handle: JoinHandle<T>) -> std::thread::Result<T> {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.shared.enter_block_on(id, Unparker::current());
+    fn wait_root<T>(
+        &self,
+        id: u64,
+        task: &TaskRef,
+        handle: JoinHandle<T>,
+    ) -> std::thread::Result<T> {
         let mut out: Option<std::thread::Result<T>> = None;
         let deadlock = loop {
             // SAFETY: `out` has the type of the root closure's result.
