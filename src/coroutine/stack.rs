@@ -64,8 +64,8 @@
 //! 4. Stacks in the global pool hold no resident pages unless they were never
 //!    touched: they are `MADV_DONTNEED`'d on their way there. Stacks in a
 //!    local cache or in the global warm tier (`WARM`, capped at
-//!    `WARM_BYTES` of stack sizes) may still hold dirty pages; they are
-//!    reused warm.
+//!    `WARM_HARD_BYTES` of estimated resident bytes, [`warm_cost`]) may
+//!    still hold dirty pages; they are reused warm.
 //!
 //! # Pool protocol
 //!
@@ -85,7 +85,11 @@
 //!    merged into runs, one `MADV_DONTNEED` per run) into the global pool.
 //!
 //! `trim()`, called by idle workers, scrubs the warm tier the same way once
-//! it holds more than its soft budget.
+//! it holds more than its soft budget and nobody has used it for
+//! [`SCAVENGE_AGE`] (Go's scavenger returns freed stack memory lazily too):
+//! a program that spawns a burst of green threads again and again reuses
+//! their warm stacks instead of faulting their pages in each time, and
+//! pays no `MADV_DONTNEED` (a TLB shootdown across the workers) per burst.
 //!
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
@@ -101,6 +105,7 @@ use std::ptr::{self, NonNull};
 // This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
 // it uses std and parking_lot directly rather than the `crate::loom` facade.
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -152,22 +157,57 @@ static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
 /// Free stacks that may still hold touched pages, passed between threads
 /// without `MADV_DONTNEED` (a green thread spawned on one worker and
 /// finished on another moves its stack this way in every spawn-heavy
-/// program). Holds at most [`WARM_BYTES`] of stack sizes. Lock order: after
-/// the local cache, never together with [`GLOBAL`].
-static WARM: Mutex<(Bins, usize)> = Mutex::new((Bins::new(), 0));
+/// program). Holds at most [`WARM_HARD_BYTES`] of estimated resident
+/// bytes. Lock order: after the local cache, never together with
+/// [`GLOBAL`].
+static WARM: Mutex<Warm> = Mutex::new(Warm {
+    bins: Bins::new(),
+    cost: 0,
+    last_used: None,
+});
+
+/// The global warm tier.
+struct Warm {
+    /// Touched free stacks.
+    bins: Bins,
+    /// The sum of their [`warm_cost`]s.
+    cost: usize,
+    /// When a stack last went in or out, `None` once scrubbed.
+    last_used: Option<Instant>,
+}
 
 /// Bit 0 of a pool entry: the stack may hold touched pages. Entries are
 /// page-aligned `bottom` addresses, so the bit is free.
 const TOUCHED: usize = 1;
 
-/// Soft budget of the global warm tier, in usable stack bytes (256
-/// default-size stacks): what the pool keeps warm beyond the local caches
-/// once a worker goes idle ([`trim`]).
+/// What a touched free stack is assumed to hold resident: most green
+/// threads touch only their stack's top page or two, whatever its size.
+/// A stack used deeper holds more until it is reused or scrubbed; those
+/// pages were resident while it ran, and [`trim`] bounds how long the
+/// pool keeps them.
+const WARM_STACK_ESTIMATE: usize = 8 << 10;
+/// Soft budget of the global warm tier, in estimated resident bytes
+/// ([`warm_cost`]; 8,192 default-size stacks): what the pool keeps warm
+/// beyond the local caches once no worker has used it for
+/// [`SCAVENGE_AGE`] ([`trim`]).
 const WARM_BYTES: usize = 64 << 20;
-/// Hard budget of the warm tier: past it, the spilling thread scrubs at
-/// once. Between the two budgets, scrubbing waits for an idle worker, so a
-/// burst of green threads finishing together is not slowed by it.
+/// Hard budget of the warm tier (131,072 default-size stacks): past it, the
+/// spilling thread scrubs at once. Between the two budgets, scrubbing waits
+/// for an idle worker, so a burst of green threads finishing together is
+/// not slowed by it. (Small under `cfg(test)`, so a unit test can overflow
+/// it.)
+#[cfg(not(test))]
 const WARM_HARD_BYTES: usize = 16 * WARM_BYTES;
+#[cfg(test)]
+const WARM_HARD_BYTES: usize = 2 << 20;
+/// How long the warm tier must sit unused before an idle worker scrubs it
+/// down to nothing ([`trim`]).
+const SCAVENGE_AGE: Duration = Duration::from_secs(1);
+
+/// A touched free stack's share of the warm tier's budgets.
+fn warm_cost(size: usize) -> usize {
+    size.min(WARM_STACK_ESTIMATE)
+}
 
 thread_local! {
     /// This thread's free stacks. Its destructor hands them to [`GLOBAL`].
@@ -310,8 +350,11 @@ fn acquire_slow(size: usize) -> io::Result<usize> {
     let mut batch = [0usize; BATCH];
     let mut taken = {
         let mut warm = WARM.lock();
-        let n = warm.0.take(size, &mut batch);
-        warm.1 -= batch[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * size;
+        let n = warm.bins.take(size, &mut batch);
+        if n > 0 {
+            warm.cost -= batch[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * warm_cost(size);
+            warm.last_used = Some(Instant::now());
+        }
         n
     };
     if taken == 0 {
@@ -426,13 +469,14 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
     let over_budget = {
         let mut warm = WARM.lock();
-        warm.0
+        warm.bins
             .bin_mut(size, 0)
             .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
-        warm.1 += touched * size;
-        if warm.1 > WARM_HARD_BYTES {
-            warm.1 = 0;
-            Some(std::mem::replace(&mut warm.0, Bins::new()))
+        warm.cost += touched * warm_cost(size);
+        warm.last_used = Some(Instant::now());
+        if warm.cost > WARM_HARD_BYTES {
+            warm.cost = 0;
+            Some(std::mem::replace(&mut warm.bins, Bins::new()))
         } else {
             None
         }
@@ -442,18 +486,28 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
 }
 
-/// Scrubs the warm tier if it holds more than its soft budget. Workers call
-/// it when they run out of work, before they sleep.
-pub(crate) fn trim() {
+/// Scrubs the warm tier if it holds more than its soft budget and has not
+/// been used for [`SCAVENGE_AGE`]. Workers call it when they run out of
+/// work, before they sleep; if the tier is over budget but was used
+/// recently, it returns when to call again.
+pub(crate) fn trim() -> Option<Instant> {
     let bins = {
         let mut warm = WARM.lock();
-        if warm.1 <= WARM_BYTES {
-            return;
+        if warm.cost <= WARM_BYTES {
+            return None;
         }
-        warm.1 = 0;
-        std::mem::replace(&mut warm.0, Bins::new())
+        if let Some(used) = warm.last_used {
+            let due = used + SCAVENGE_AGE;
+            if Instant::now() < due {
+                return Some(due);
+            }
+        }
+        warm.cost = 0;
+        warm.last_used = None;
+        std::mem::replace(&mut warm.bins, Bins::new())
     };
     scrub(bins);
+    None
 }
 
 /// Drops the pages of every touched stack in `bins` and moves them all to
@@ -1057,10 +1111,12 @@ mod tests {
     /// with their pages dropped. The rest stay warm in the local cache.
     #[test]
     fn release_spills_past_the_watermark() {
-        // A size no other test uses, so its bins are this test's alone; large
-        // enough that 100 of them overflow the warm tier's byte budget.
-        let size = validate_size(WARM_HARD_BYTES / 40).unwrap();
-        let stacks: Vec<Stack> = (0..100).map(|_| acquire(size).unwrap()).collect();
+        // A size no other test uses, so its bins are this test's alone, and
+        // enough of them to overflow the warm tier's budget (small under
+        // `cfg(test)`) past what the local cache keeps.
+        let size = validate_size(20 << 10).unwrap();
+        let n = WARM_HARD_BYTES / warm_cost(size) + 2 * LOCAL_HIGH_WATERMARK;
+        let stacks: Vec<Stack> = (0..n).map(|_| acquire(size).unwrap()).collect();
         let bottoms: Vec<usize> = stacks.iter().map(|s| s.bottom().addr()).collect();
         for stack in stacks {
             // SAFETY: a usable byte of a stack we own.
@@ -1070,7 +1126,7 @@ mod tests {
         }
         let untag = |v: Vec<usize>| v.into_iter().map(|e| e & !TOUCHED).collect::<Vec<_>>();
         let local = untag(LOCAL.with(|local| local.borrow_mut().0.bin_mut(size, 0).clone()));
-        let warm = untag(WARM.lock().0.bin_mut(size, 0).clone());
+        let warm = untag(WARM.lock().bins.bin_mut(size, 0).clone());
         let global = untag(GLOBAL.lock().bin_mut(size, 0).clone());
         assert!(local.len() <= LOCAL_HIGH_WATERMARK, "{}", local.len());
         let spilled: Vec<usize> = bottoms
@@ -1083,12 +1139,16 @@ mod tests {
             .copied()
             .filter(|b| local.contains(b) || warm.contains(b))
             .collect();
-        assert!(warm.len() * size <= WARM_HARD_BYTES, "{}", warm.len());
+        assert!(
+            warm.len() * warm_cost(size) <= WARM_HARD_BYTES,
+            "{}",
+            warm.len()
+        );
         assert!(
             !spilled.is_empty(),
             "the warm tier overflowed into the global pool"
         );
-        assert_eq!(spilled.len() + kept.len(), 100);
+        assert_eq!(spilled.len() + kept.len(), n);
         for bottom in spilled {
             // SAFETY: pooled stacks stay mapped and readable; nobody else uses
             // this size.

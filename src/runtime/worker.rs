@@ -413,15 +413,20 @@ impl Worker {
         // Idle time: give back the memory of stacks that finished in a
         // burst, unless a timer is due soon (many green threads sleeping
         // briefly would otherwise fault their stacks' pages in again and
-        // again).
+        // again), or the pool says to wait (it was used recently: wake up
+        // then and trim).
+        let mut trim_at = None;
         if deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) >= TRIM_IDLE) {
-            crate::coroutine::stack::trim();
+            trim_at = crate::coroutine::stack::trim();
         }
         self.shared
             .idle
             .transition_to_sleeping(self.index, searching);
         if deadline.is_none() {
             deadline = self.check_deadlock();
+        }
+        if let Some(t) = trim_at {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         let shared = &self.shared;
         let me = &shared.remotes[self.index];
