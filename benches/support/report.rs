@@ -116,14 +116,15 @@ pub(crate) fn markdown(rows: &[Row], env: &Env, sz: Sizes, full: bool) -> String
     ));
     md.push_str(&format!(
         "Each cell: one warm-up, then the median of {} to {MAX_REPS} runs (as many as fit \
-         in {BUDGET:?}; {} for the sieve; Go: {} runs after its own warm-up); \
+         in {BUDGET:?}; Go: {} runs after its own warm-up; the sieve: the median of {} runs \
+         without warm-up, each in a process of its own, for goro and Go alike); \
          the same size N for every system in a row. goro, Go (GOMAXPROCS), may and tokio \
          use 2 workers except in the 1-worker rows; crossbeam-channel, flume and std \
          run on OS threads (std is `std::sync::mpsc`, and `std::thread` for spawn). \
          Lower is better everywhere; a ratio is goro / peer, **bold** where goro is slower. \
          The machine is shared (see the load): compare within the table, \
          not with another run.\n\n",
-        sz.reps, sz.sieve_reps, sz.go_reps
+        sz.reps, sz.go_reps, sz.sieve_reps
     ));
     md.push_str("![goro / peer per workload](bench.svg)\n\n");
     md.push_str("| workload | unit | N |");
