@@ -61,8 +61,8 @@ use super::scheduler::Shared;
 use super::task::{Task, TaskRef};
 use crate::coroutine::{self, overflow};
 
-/// How long an idle worker keeps looking for work, after its backoff,
-/// spinning, before it sleeps on its parker (see `run_loop`).
+/// How long an idle worker keeps looking for work, spinning, before it
+/// sleeps on its parker (see `run_loop`).
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 
 /// Spin hints between two looks for work while idle-spinning.
@@ -274,16 +274,14 @@ impl Worker {
                 self.run_task(task);
                 continue;
             }
-            // Spin a while looking for work before sleeping: waking a
-            // sleeping worker costs the waker a syscall, and a spawning
-            // green thread produces work in a steady trickle.
-            //
-            // After the backoff, keep looking (yielding the CPU) for up to
-            // `IDLE_SPIN`: green threads handing a lock or a message back
-            // and forth across workers (a contended `sync::Mutex` in
-            // starvation mode hands over in arrival order, whatever the
-            // worker) would otherwise pay a futex sleep and wake-up per
-            // hand-off, a thousand times the hand-off itself.
+            // Spin up to `IDLE_SPIN` looking for work before sleeping (no
+            // syscall): waking a sleeping worker costs the waker a syscall,
+            // a spawning green thread produces work in a steady trickle,
+            // and green threads handing a lock or a message back and forth
+            // across workers (a contended `sync::Mutex` in starvation mode
+            // hands over in arrival order, whatever the worker) would
+            // otherwise pay a futex sleep and wake-up per hand-off, a
+            // thousand times the hand-off itself.
             let mut since: Option<Instant> = None;
             let mut polls = 0u32;
             let found = loop {
