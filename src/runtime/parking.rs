@@ -61,13 +61,15 @@ impl Unparker {
         })
     }
 
-    /// Wakes the thread, or makes its next park return at once.
-    pub(crate) fn unpark(&self) {
+    /// Wakes the thread, or makes its next park return at once. Consumes
+    /// the unparker: a green thread's reference moves into its run queue
+    /// (no reference count traffic on the wake path).
+    pub(crate) fn unpark(self) {
         match self {
             #[cfg(not(loom))]
             Unparker::Green(task) => {
                 if task.state.notify() {
-                    super::worker::schedule_woken(task.clone());
+                    super::worker::schedule_woken(task);
                 }
             }
             Unparker::Os(t) => {
