@@ -607,8 +607,16 @@ impl Worker {
 /// `true`), wherever the caller runs.
 pub(crate) fn schedule_woken(task: TaskRef) {
     with_worker(|w| match w {
-        Some(w) if std::ptr::eq(&*w.shared, task.shared()) && task.home() == Some(w.index) => {
-            w.schedule_woken_local(task)
+        Some(w) if std::ptr::eq(&*w.shared, task.shared()) => {
+            if task.home() == Some(w.index) {
+                w.schedule_woken_local(task)
+            } else {
+                // Another worker of our own runtime: `w.shared` keeps the
+                // runtime alive for this whole call, whatever the task does
+                // once queued (no reference count traffic on the runtime's
+                // `Arc`, whose cache line every worker reads).
+                w.shared.schedule_woken_remote(task)
+            }
         }
         _ => {
             // A counted reference: once queued, the task may run, complete
