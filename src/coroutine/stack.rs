@@ -166,7 +166,8 @@ static WARM: Mutex<Warm> = Mutex::new(Warm {
     last_used: None,
 });
 
-/// The global warm tier.
+/// The global warm tier. Its budgets are parameters, so unit tests can
+/// exercise them on a value of their own.
 struct Warm {
     /// Touched free stacks.
     bins: Bins,
@@ -174,6 +175,67 @@ struct Warm {
     cost: usize,
     /// When a stack last went in or out, `None` once scrubbed.
     last_used: Option<Instant>,
+}
+
+/// What [`Warm::trim`] decided.
+enum Trim {
+    /// Within the soft budget: nothing to do.
+    Keep,
+    /// Over it but used recently: ask again at this instant.
+    Wait(Instant),
+    /// Over it and unused for [`SCAVENGE_AGE`]: these stacks (the whole
+    /// tier, now empty) are to be scrubbed.
+    Scrub(Bins),
+}
+
+impl Warm {
+    /// Takes up to `out.len()` stacks of usable `size` into `out`; how many.
+    fn take(&mut self, size: usize, out: &mut [usize], now: Instant) -> usize {
+        let n = self.bins.take(size, out);
+        if n > 0 {
+            self.cost -= out[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * warm_cost(size);
+            self.last_used = Some(now);
+        }
+        n
+    }
+
+    /// Adds touched stacks of usable `size`; if that puts the tier over
+    /// `hard`, empties it and returns everything to scrub.
+    fn put(
+        &mut self,
+        size: usize,
+        touched: impl Iterator<Item = usize>,
+        now: Instant,
+        hard: usize,
+    ) -> Option<Bins> {
+        let bin = self.bins.bin_mut(size, 0);
+        let before = bin.len();
+        bin.extend(touched);
+        self.cost += (bin.len() - before) * warm_cost(size);
+        self.last_used = Some(now);
+        (self.cost > hard).then(|| self.empty())
+    }
+
+    /// Whether to scrub at `now`, with the `soft` budget.
+    fn trim(&mut self, now: Instant, soft: usize) -> Trim {
+        if self.cost <= soft {
+            return Trim::Keep;
+        }
+        if let Some(used) = self.last_used {
+            let due = used + SCAVENGE_AGE;
+            if now < due {
+                return Trim::Wait(due);
+            }
+        }
+        Trim::Scrub(self.empty())
+    }
+
+    /// Takes every stack out.
+    fn empty(&mut self) -> Bins {
+        self.cost = 0;
+        self.last_used = None;
+        std::mem::replace(&mut self.bins, Bins::new())
+    }
 }
 
 /// Bit 0 of a pool entry: the stack may hold touched pages. Entries are
@@ -194,12 +256,8 @@ const WARM_BYTES: usize = 64 << 20;
 /// Hard budget of the warm tier (131,072 default-size stacks): past it, the
 /// spilling thread scrubs at once. Between the two budgets, scrubbing waits
 /// for an idle worker, so a burst of green threads finishing together is
-/// not slowed by it. (Small under `cfg(test)`, so a unit test can overflow
-/// it.)
-#[cfg(not(test))]
+/// not slowed by it.
 const WARM_HARD_BYTES: usize = 16 * WARM_BYTES;
-#[cfg(test)]
-const WARM_HARD_BYTES: usize = 2 << 20;
 /// How long the warm tier must sit unused before an idle worker scrubs it
 /// down to nothing ([`trim`]).
 const SCAVENGE_AGE: Duration = Duration::from_secs(1);
@@ -348,15 +406,7 @@ pub(crate) fn acquire(size: usize) -> io::Result<Stack> {
 #[cold]
 fn acquire_slow(size: usize) -> io::Result<usize> {
     let mut batch = [0usize; BATCH];
-    let mut taken = {
-        let mut warm = WARM.lock();
-        let n = warm.bins.take(size, &mut batch);
-        if n > 0 {
-            warm.cost -= batch[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * warm_cost(size);
-            warm.last_used = Some(Instant::now());
-        }
-        n
-    };
+    let mut taken = { WARM.lock().take(size, &mut batch, Instant::now()) };
     if taken == 0 {
         taken = GLOBAL.lock().take(size, &mut batch);
     }
@@ -467,20 +517,9 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     if touched == 0 {
         return;
     }
-    let over_budget = {
-        let mut warm = WARM.lock();
-        warm.bins
-            .bin_mut(size, 0)
-            .extend(batch.iter().filter(|&&e| e & TOUCHED != 0));
-        warm.cost += touched * warm_cost(size);
-        warm.last_used = Some(Instant::now());
-        if warm.cost > WARM_HARD_BYTES {
-            warm.cost = 0;
-            Some(std::mem::replace(&mut warm.bins, Bins::new()))
-        } else {
-            None
-        }
-    };
+    let warm = batch.iter().copied().filter(|&e| e & TOUCHED != 0);
+    let now = Instant::now();
+    let over_budget = WARM.lock().put(size, warm, now, WARM_HARD_BYTES);
     if let Some(bins) = over_budget {
         scrub(bins);
     }
@@ -491,23 +530,15 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
 /// work, before they sleep; if the tier is over budget but was used
 /// recently, it returns when to call again.
 pub(crate) fn trim() -> Option<Instant> {
-    let bins = {
-        let mut warm = WARM.lock();
-        if warm.cost <= WARM_BYTES {
-            return None;
+    let trim = WARM.lock().trim(Instant::now(), WARM_BYTES);
+    match trim {
+        Trim::Keep => None,
+        Trim::Wait(due) => Some(due),
+        Trim::Scrub(bins) => {
+            scrub(bins);
+            None
         }
-        if let Some(used) = warm.last_used {
-            let due = used + SCAVENGE_AGE;
-            if Instant::now() < due {
-                return Some(due);
-            }
-        }
-        warm.cost = 0;
-        warm.last_used = None;
-        std::mem::replace(&mut warm.bins, Bins::new())
-    };
-    scrub(bins);
-    None
+    }
 }
 
 /// Drops the pages of every touched stack in `bins` and moves them all to
@@ -1106,16 +1137,14 @@ mod tests {
         println!("CHILD OK");
     }
 
-    /// Past the watermark, the oldest stacks leave the local cache: to the
-    /// warm tier (pages kept) while it has room, else to the global pool
-    /// with their pages dropped. The rest stay warm in the local cache.
+    /// Past the local watermark, a release moves the oldest touched
+    /// stacks to the warm tier with their pages; the rest stay warm in the
+    /// local cache.
     #[test]
     fn release_spills_past_the_watermark() {
-        // A size no other test uses, so its bins are this test's alone, and
-        // enough of them to overflow the warm tier's budget (small under
-        // `cfg(test)`) past what the local cache keeps.
+        // A size no other test uses, so its bins are this test's alone.
         let size = validate_size(20 << 10).unwrap();
-        let n = WARM_HARD_BYTES / warm_cost(size) + 2 * LOCAL_HIGH_WATERMARK;
+        let n = LOCAL_HIGH_WATERMARK + 2 * BATCH;
         let stacks: Vec<Stack> = (0..n).map(|_| acquire(size).unwrap()).collect();
         let bottoms: Vec<usize> = stacks.iter().map(|s| s.bottom().addr()).collect();
         for stack in stacks {
@@ -1127,39 +1156,80 @@ mod tests {
         let untag = |v: Vec<usize>| v.into_iter().map(|e| e & !TOUCHED).collect::<Vec<_>>();
         let local = untag(LOCAL.with(|local| local.borrow_mut().0.bin_mut(size, 0).clone()));
         let warm = untag(WARM.lock().bins.bin_mut(size, 0).clone());
-        let global = untag(GLOBAL.lock().bin_mut(size, 0).clone());
         assert!(local.len() <= LOCAL_HIGH_WATERMARK, "{}", local.len());
-        let spilled: Vec<usize> = bottoms
-            .iter()
-            .copied()
-            .filter(|b| global.contains(b))
-            .collect();
-        let kept: Vec<usize> = bottoms
-            .iter()
-            .copied()
-            .filter(|b| local.contains(b) || warm.contains(b))
-            .collect();
-        assert!(
-            warm.len() * warm_cost(size) <= WARM_HARD_BYTES,
-            "{}",
-            warm.len()
-        );
-        assert!(
-            !spilled.is_empty(),
-            "the warm tier overflowed into the global pool"
-        );
-        assert_eq!(spilled.len() + kept.len(), n);
-        for bottom in spilled {
-            // SAFETY: pooled stacks stay mapped and readable; nobody else uses
-            // this size.
-            let byte = unsafe { ptr::with_exposed_provenance::<u8>(bottom).read_volatile() };
-            assert_eq!(byte, 0, "a spilled stack kept its pages");
+        assert!(!warm.is_empty(), "nothing spilled to the warm tier");
+        for bottom in &bottoms {
+            assert!(
+                local.contains(bottom) || warm.contains(bottom),
+                "a released stack left both the local cache and the warm tier"
+            );
+            // SAFETY: pooled stacks stay mapped and readable; nobody else
+            // uses this size. The warm tier is scrubbed only past its hard
+            // budget or after it sat unused for a second.
+            let byte = unsafe { ptr::with_exposed_provenance::<u8>(*bottom).read_volatile() };
+            assert_eq!(byte, 7, "a warm stack lost its pages");
         }
-        for bottom in kept {
-            // SAFETY: as above.
-            let byte = unsafe { ptr::with_exposed_provenance::<u8>(bottom).read_volatile() };
-            assert_eq!(byte, 7, "a cached stack lost its pages");
+    }
+
+    /// Fake pool entries: touched stacks at page-aligned addresses (the
+    /// warm tier's bookkeeping never reads them).
+    fn fake_entries(n: usize) -> impl Iterator<Item = usize> {
+        (1..=n).map(|i| (i << 20) | TOUCHED)
+    }
+
+    #[test]
+    fn warm_tier_over_its_hard_budget_is_emptied_for_a_scrub() {
+        let size = DEFAULT_STACK_SIZE;
+        let mut warm = Warm {
+            bins: Bins::new(),
+            cost: 0,
+            last_used: None,
+        };
+        let hard = 10 * warm_cost(size);
+        let now = Instant::now();
+        assert!(warm.put(size, fake_entries(10), now, hard).is_none());
+        assert_eq!(warm.cost, 10 * warm_cost(size));
+        let mut scrubbed = warm
+            .put(size, fake_entries(1), now, hard)
+            .expect("one stack past the hard budget empties the tier");
+        assert_eq!(scrubbed.bin_mut(size, 0).len(), 11);
+        assert_eq!(warm.cost, 0);
+        assert_eq!(warm.bins.bin_mut(size, 0).len(), 0);
+    }
+
+    #[test]
+    fn trim_waits_until_the_warm_tier_has_sat_unused() {
+        let size = DEFAULT_STACK_SIZE;
+        let mut warm = Warm {
+            bins: Bins::new(),
+            cost: 0,
+            last_used: None,
+        };
+        let soft = 4 * warm_cost(size);
+        let t0 = Instant::now();
+        assert!(warm.put(size, fake_entries(4), t0, usize::MAX).is_none());
+        assert!(
+            matches!(warm.trim(t0, soft), Trim::Keep),
+            "within the soft budget"
+        );
+        assert!(warm.put(size, fake_entries(2), t0, usize::MAX).is_none());
+        let due = match warm.trim(t0, soft) {
+            Trim::Wait(due) => due,
+            _ => panic!("a tier used just now must wait"),
+        };
+        assert_eq!(due, t0 + SCAVENGE_AGE);
+        // Taking a stack is use too: the wait starts again.
+        let t1 = t0 + SCAVENGE_AGE / 2;
+        let mut out = [0usize; 1];
+        assert_eq!(warm.take(size, &mut out, t1), 1);
+        assert_eq!(warm.cost, 5 * warm_cost(size));
+        assert!(matches!(warm.trim(due, soft), Trim::Wait(d) if d == t1 + SCAVENGE_AGE));
+        match warm.trim(t1 + SCAVENGE_AGE, soft) {
+            Trim::Scrub(mut bins) => assert_eq!(bins.bin_mut(size, 0).len(), 5),
+            _ => panic!("a tier unused for SCAVENGE_AGE over its soft budget is scrubbed"),
         }
+        assert_eq!(warm.cost, 0);
+        assert!(matches!(warm.trim(t1 + 2 * SCAVENGE_AGE, soft), Trim::Keep));
     }
 
     #[test]
