@@ -86,6 +86,8 @@ impl<T> RecvCell<T> {
 
 /// One channel of a select, whatever its message type.
 pub(crate) trait Operand {
+    /// Whether the channel has a buffer (bounded above 0, or unbounded).
+    fn buffered(&self) -> bool;
     fn lock(&self);
     /// # Safety
     /// The caller holds the lock.
@@ -148,6 +150,10 @@ impl<T> Channel<T> {
 }
 
 impl<T> Operand for Channel<T> {
+    fn buffered(&self) -> bool {
+        self.capacity() != Some(0)
+    }
+
     fn lock(&self) {
         self.inner.raw_lock();
     }
@@ -454,9 +460,19 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
     }
     let locks = Locks::new(cases);
     let mut order = Order::new(cases.len());
+    // Over buffered channels a case is often ready at once: try each under
+    // its own lock first (crossbeam-channel's first pass), and lock them
+    // all only to wait. Unbuffered channels skip it: they are rarely
+    // ready, and the pass would only add lock traffic.
+    let mut fast = locks.len > 1 && cases.iter().any(|c| c.op.buffered());
     loop {
         if !biased {
             order.shuffle();
+        }
+        if std::mem::take(&mut fast) {
+            if let Some(done) = poll_each(cases, order.as_ref()) {
+                return Some(done);
+            }
         }
         locks.lock();
         let mut wakes = Wakes::default();
@@ -506,6 +522,37 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             k => unreachable!("select woke in state {k}"),
         }
     }
+}
+
+/// The first pass of [`select`] over buffered channels: polls the cases in
+/// `order`, each under its own channel's lock only. The first ready case
+/// in `order` wins, as under all the locks; `None` if none was (or a
+/// selecting sender paired with a receive case gave up), and the caller
+/// goes on to the locked pass, which checks every case again before it
+/// waits, so no wake-up is lost.
+fn poll_each(cases: &[Case<'_>], order: &[u32]) -> Option<(usize, Token)> {
+    for &i in order {
+        let c = &cases[i as usize];
+        let mut wakes = Wakes::default();
+        c.op.lock();
+        // SAFETY: we hold this case's lock; the cell is the case's own.
+        let polled = unsafe { c.op.poll(c.send, c.cell, &mut wakes) };
+        // SAFETY: taken just above.
+        unsafe { c.op.unlock() };
+        wakes.fire();
+        match polled {
+            Polled::Ready(token) => return Some((i as usize, token)),
+            Polled::Paired => {
+                // SAFETY: the cell is this case's, and holds the rendezvous.
+                if unsafe { c.op.wait_paired(c.cell) } {
+                    return Some((i as usize, Token::Recv));
+                }
+                return None;
+            }
+            Polled::No => {}
+        }
+    }
+    None
 }
 
 /// Waits until one of `cases` is ready (checked under its lock, nothing

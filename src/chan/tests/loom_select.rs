@@ -160,3 +160,39 @@ fn selecting_sender_pairs_with_receiver() {
         assert_eq!(tally.dropped(), 1);
     });
 }
+
+/// A select over two buffered channels races a sender on each: its first
+/// pass, each case under its own lock, or its locked pass takes exactly
+/// one message; the other stays in its channel, nothing is lost or taken
+/// twice, and no registration is left behind.
+#[test]
+fn select_over_buffered_channels_races_two_senders() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let tally = Tally::new();
+        let (tx1, rx1) = bounded::<Msg>(1);
+        let (tx2, rx2) = bounded::<Msg>(1);
+        let (m1, m2) = (tally.msg(1), tally.msg(2));
+        let a = spawn(move || tx1.send(m1).unwrap());
+        let b = spawn(move || tx2.send(m2).unwrap());
+        let got = select! {
+            recv(rx1) -> m => m.expect("rx1 stays open").id,
+            recv(rx2) -> m => m.expect("rx2 stays open").id,
+        };
+        join2(a, b);
+        let (taken, left) = match got {
+            1 => (&rx1, &rx2),
+            2 => (&rx2, &rx1),
+            other => panic!("a message that was never sent: {other}"),
+        };
+        assert_eq!(
+            left.try_recv().expect("the other message stays").id,
+            3 - got
+        );
+        assert!(taken.try_recv().is_err(), "a message taken twice");
+        assert_eq!(rx1.chan.queued(), (0, 0), "registration left on rx1");
+        assert_eq!(rx2.chan.queued(), (0, 0), "registration left on rx2");
+        assert_eq!(tally.dropped(), 2);
+    });
+}
