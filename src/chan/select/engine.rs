@@ -322,44 +322,56 @@ impl Order {
         }
     }
 
-    /// Go's `pollorder`: a uniformly random permutation.
+    /// Go's `pollorder`: a uniformly random permutation (Fisher-Yates,
+    /// one read and one write of the thread's generator).
     fn shuffle(&mut self) {
         if cfg!(loom) {
             // Models must replay deterministically: keep source order.
             return;
         }
         let s = self.as_mut();
-        for i in (1..s.len()).rev() {
-            let j = random(i as u64 + 1) as usize;
-            s.swap(i, j);
-        }
+        RNG.with(|r| {
+            let mut x = r.get();
+            if x == 0 {
+                x = seed();
+            }
+            for i in (1..s.len()).rev() {
+                x = xorshift(x);
+                s.swap(i, below(x, i as u64 + 1) as usize);
+            }
+            r.set(x);
+        });
     }
 }
 
 thread_local! {
+    /// This thread's xorshift64* state, 0 until seeded.
     static RNG: StdCell<u64> = const { StdCell::new(0) };
 }
 
-/// A uniform random number below `n` (xorshift64*, Lemire's reduction).
-fn random(n: u64) -> u64 {
-    RNG.with(|r| {
-        let mut x = r.get();
-        if x == 0 {
-            // Seed from this thread's stack address and the clock.
-            let local = 0u8;
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            x = (&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15;
-            x |= 1;
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((u128::from(v >> 32) * u128::from(n)) >> 32) as u64
-    })
+/// A non-zero seed from this thread's stack address and the clock.
+#[cold]
+fn seed() -> u64 {
+    let local = 0u8;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    ((&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15) | 1
+}
+
+/// One xorshift64 step (never 0 from a non-zero state).
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    x
+}
+
+/// A uniform number below `n` from the state `x` (xorshift64*'s output,
+/// Lemire's reduction).
+fn below(x: u64, n: u64) -> u64 {
+    let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    ((u128::from(v >> 32) * u128::from(n)) >> 32) as u64
 }
 
 /// The address of a case's channel, its identity (lock order, and matching
@@ -458,21 +470,23 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
         block_empty(wait);
         return None;
     }
-    let locks = Locks::new(cases);
     let mut order = Order::new(cases.len());
     // Over buffered channels a case is often ready at once: try each under
-    // its own lock first (crossbeam-channel's first pass), and lock them
-    // all only to wait. Unbuffered channels skip it: they are rarely
-    // ready, and the pass would only add lock traffic.
-    let mut fast = locks.len > 1 && cases.iter().any(|c| c.op.buffered());
-    loop {
+    // its own lock first (crossbeam-channel's first pass), and work out the
+    // lock order and lock them all only to wait. Unbuffered channels skip
+    // it: they are rarely ready, and the pass would only add lock traffic.
+    if cases.len() > 1 && cases.iter().any(|c| c.op.buffered()) {
         if !biased {
             order.shuffle();
         }
-        if std::mem::take(&mut fast) {
-            if let Some(done) = poll_each(cases, order.as_ref()) {
-                return Some(done);
-            }
+        if let Some(done) = poll_each(cases, order.as_ref()) {
+            return Some(done);
+        }
+    }
+    let locks = Locks::new(cases);
+    loop {
+        if !biased {
+            order.shuffle();
         }
         locks.lock();
         let mut wakes = Wakes::default();
