@@ -365,12 +365,23 @@ fn may_child(case: &str, n: usize, reps: usize) {
 fn may_cell(case: &str, n: usize, reps: usize) -> Option<f64> {
     progress(&format!("may {case}"));
     let args = [MAY_CHILD_ARG, case, &n.to_string(), &reps.to_string()].map(String::from);
-    match run_self(&args, Duration::from_secs(180)) {
+    child_figure(
+        &args,
+        "may ",
+        Duration::from_secs(180),
+        &format!("may {case}"),
+    )
+}
+
+/// The number a child process (this binary run with `args`) printed after
+/// `prefix`; `None`, noted under the table as `what`, if it failed.
+fn child_figure(args: &[String], prefix: &str, timeout: Duration, what: &str) -> Option<f64> {
+    match run_self(args, timeout) {
         Ok(out) => out
             .lines()
-            .find_map(|l| l.strip_prefix("may ")?.trim().parse().ok()),
+            .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok()),
         Err(why) => {
-            note(format!("may {case}: {why}"));
+            note(format!("{what}: {why}"));
             None
         }
     }
@@ -439,20 +450,10 @@ fn sieve_child(n: usize) -> ! {
 /// warm-up: a run takes seconds, and a finished run's chain keeps a
 /// process busy).
 fn sieve_cell(n: usize, reps: usize) -> Option<f64> {
-    let mut xs = Vec::new();
-    for _ in 0..reps.max(1) {
-        let args = [SIEVE_CHILD_ARG, &n.to_string()].map(String::from);
-        match run_self(&args, Duration::from_secs(600)) {
-            Ok(out) => xs.extend(
-                out.lines()
-                    .find_map(|l| l.strip_prefix("sieve ")?.trim().parse::<f64>().ok()),
-            ),
-            Err(why) => {
-                note(format!("goro sieve: {why}"));
-                return None;
-            }
-        }
-    }
+    let args = [SIEVE_CHILD_ARG, &n.to_string()].map(String::from);
+    let xs: Vec<f64> = (0..reps.max(1))
+        .filter_map(|_| child_figure(&args, "sieve ", Duration::from_secs(600), "goro sieve"))
+        .collect();
     (!xs.is_empty()).then(|| median(xs))
 }
 

@@ -160,11 +160,7 @@ static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
 /// program). Holds at most [`WARM_HARD_BYTES`] of estimated resident
 /// bytes. Lock order: after the local cache, never together with
 /// [`GLOBAL`].
-static WARM: Mutex<Warm> = Mutex::new(Warm {
-    bins: Bins::new(),
-    cost: 0,
-    last_used: None,
-});
+static WARM: Mutex<Warm> = Mutex::new(Warm::new());
 
 /// The global warm tier. Its budgets are parameters, so unit tests can
 /// exercise them on a value of their own.
@@ -189,11 +185,20 @@ enum Trim {
 }
 
 impl Warm {
+    const fn new() -> Warm {
+        Warm {
+            bins: Bins::new(),
+            cost: 0,
+            last_used: None,
+        }
+    }
+
     /// Takes up to `out.len()` stacks of usable `size` into `out`; how many.
     fn take(&mut self, size: usize, out: &mut [usize], now: Instant) -> usize {
         let n = self.bins.take(size, out);
         if n > 0 {
-            self.cost -= out[..n].iter().filter(|&&e| e & TOUCHED != 0).count() * warm_cost(size);
+            // Every stack here is touched (`put` takes only those).
+            self.cost -= n * warm_cost(size);
             self.last_used = Some(now);
         }
         n
@@ -406,7 +411,8 @@ pub(crate) fn acquire(size: usize) -> io::Result<Stack> {
 #[cold]
 fn acquire_slow(size: usize) -> io::Result<usize> {
     let mut batch = [0usize; BATCH];
-    let mut taken = { WARM.lock().take(size, &mut batch, Instant::now()) };
+    let now = Instant::now();
+    let mut taken = WARM.lock().take(size, &mut batch, now);
     if taken == 0 {
         taken = GLOBAL.lock().take(size, &mut batch);
     }
@@ -1180,11 +1186,7 @@ mod tests {
     #[test]
     fn warm_tier_over_its_hard_budget_is_emptied_for_a_scrub() {
         let size = DEFAULT_STACK_SIZE;
-        let mut warm = Warm {
-            bins: Bins::new(),
-            cost: 0,
-            last_used: None,
-        };
+        let mut warm = Warm::new();
         let hard = 10 * warm_cost(size);
         let now = Instant::now();
         assert!(warm.put(size, fake_entries(10), now, hard).is_none());
@@ -1200,11 +1202,7 @@ mod tests {
     #[test]
     fn trim_waits_until_the_warm_tier_has_sat_unused() {
         let size = DEFAULT_STACK_SIZE;
-        let mut warm = Warm {
-            bins: Bins::new(),
-            cost: 0,
-            last_used: None,
-        };
+        let mut warm = Warm::new();
         let soft = 4 * warm_cost(size);
         let t0 = Instant::now();
         assert!(warm.put(size, fake_entries(4), t0, usize::MAX).is_none());

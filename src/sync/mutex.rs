@@ -4,11 +4,11 @@
 //!
 //! `state` holds four bits: [`LOCKED`] (someone owns the lock),
 //! [`QUEUED`] (the wait queue is non-empty, so an unlock must take the slow
-//! path), [`STARVING`] (a mirror of the mode, below, so a newcomer does
-//! not spin for a lock that is handed over in order) and [`WAKING`] (a
-//! woken waiter is on its way back). `QUEUED`, `STARVING` and `WAKING`
-//! change only under the internal lock; whenever the internal lock is free, `QUEUED` is set exactly when the queue is
-//! non-empty. `LOCKED` is set by a CAS from anywhere and cleared by its
+//! path), [`STARVING`] (the mode, below: a newcomer does not spin for a
+//! lock that is handed over in order) and [`WAKING`] (a woken waiter is on
+//! its way back). `QUEUED`, `STARVING` and `WAKING` change only under the
+//! internal lock; whenever the internal lock is free, `QUEUED` is set
+//! exactly when the queue is non-empty. `LOCKED` is set by a CAS from anywhere and cleared by its
 //! owner. Uncontended, `lock` and `unlock` are one CAS each (`0 -> LOCKED`
 //! and back).
 //!
@@ -21,13 +21,13 @@
 //!   woken at a time ([`WAKING`], Go's `mutexWoken`): while it has not come
 //!   back, unlocks wake nobody else, so waiters keep their order.
 //! * Starvation: a woken waiter that loses after waiting 1 ms or more sets
-//!   `starving` as it queues again. From then on an unlock keeps `LOCKED`
+//!   [`STARVING`] as it queues again. From then on an unlock keeps `LOCKED`
 //!   set and hands the lock straight to the oldest waiter (state
 //!   [`HANDED`]), so newcomers queue at the back and everyone is served in
 //!   arrival order; the mode ends when the queue empties, or when a waiter
 //!   handed the lock had waited under 1 ms (Go's rule: the queue moves).
 //!
-//! Invariant (internal lock free): `starving` implies `LOCKED` and a
+//! Invariant (internal lock free): `STARVING` implies `LOCKED` and a
 //! non-empty queue, so a newcomer's CAS can never beat a starving waiter.
 //!
 //! A waiter that unwinds (runtime shutdown) leaves the queue consistent:
@@ -51,8 +51,9 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 const LOCKED: usize = 1;
 /// `state` bit: the wait queue is non-empty.
 const QUEUED: usize = 2;
-/// `state` bit: mirrors `Inner::starving` (changed with it, under the
-/// internal lock), so a newcomer skips a spin that cannot win.
+/// `state` bit: starvation mode, unlocks hand the lock to the oldest waiter
+/// (module doc). Changed under the internal lock; read without it by a
+/// newcomer, which skips a spin that cannot win.
 const STARVING: usize = 4;
 /// `state` bit: a waiter was woken in normal mode and has not come back to
 /// the queue yet (Go's `mutexWoken`). Set and cleared under the internal
@@ -105,17 +106,15 @@ const STARVATION_THRESHOLD: std::time::Duration = std::time::Duration::from_mill
 /// assert_eq!(total, 10);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    /// [`LOCKED`] | [`QUEUED`] (module doc).
+    /// [`LOCKED`] | [`QUEUED`] | [`STARVING`] | [`WAKING`] (module doc).
     state: AtomicUsize,
-    /// The wait queue and the mode.
+    /// The wait queue.
     inner: Lock<Inner>,
     data: UnsafeCell<T>,
 }
 
 struct Inner {
     queue: WaitQueue,
-    /// Starvation mode: unlocks hand the lock to the oldest waiter.
-    starving: bool,
 }
 
 // SAFETY: the lock gives one thread at a time access to `data`, so the
@@ -169,7 +168,6 @@ impl<T> Mutex<T> {
             state: AtomicUsize::new(0),
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
-                starving: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -182,7 +180,6 @@ impl<T> Mutex<T> {
             state: AtomicUsize::new(0),
             inner: Lock::new(Inner {
                 queue: WaitQueue::new(),
-                starving: false,
             }),
             data: UnsafeCell::new(value),
         }
@@ -348,15 +345,13 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Sets the mode, and its mirror bit in `state`. Caller holds `inner`.
-    fn set_starving(&self, inner: &mut Inner, on: bool) {
-        if inner.starving != on {
-            inner.starving = on;
-            if on {
-                self.state.fetch_or(STARVING, Ordering::Relaxed);
-            } else {
-                self.state.fetch_and(!STARVING, Ordering::Relaxed);
-            }
+    /// Sets or clears [`STARVING`]; `_held` proves the caller holds the
+    /// internal lock.
+    fn set_starving(&self, _held: &mut Inner, on: bool) {
+        if on {
+            self.state.fetch_or(STARVING, Ordering::Relaxed);
+        } else {
+            self.state.fetch_and(!STARVING, Ordering::Relaxed);
         }
     }
 
@@ -432,7 +427,7 @@ impl<T: ?Sized> Mutex<T> {
             }
             Some(next) => {
                 let empty = inner.queue.is_empty();
-                if inner.starving {
+                if self.state.load(Ordering::Relaxed) & STARVING != 0 {
                     // LOCKED stays set: ownership moves to `next`, with the
                     // release store of its state.
                     if empty {

@@ -471,6 +471,8 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
         return None;
     }
     let mut order = Order::new(cases.len());
+    // Whether `order` is already a fresh shuffle for the next pass.
+    let mut shuffled = false;
     // Over buffered channels a case is often ready at once: try each under
     // its own lock first (crossbeam-channel's first pass), and work out the
     // lock order and lock them all only to wait. Unbuffered channels skip
@@ -478,6 +480,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
     if cases.len() > 1 && cases.iter().any(|c| c.op.buffered()) {
         if !biased {
             order.shuffle();
+            shuffled = true;
         }
         if let Some(done) = poll_each(cases, order.as_ref()) {
             return Some(done);
@@ -485,7 +488,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
     }
     let locks = Locks::new(cases);
     loop {
-        if !biased {
+        if !biased && !std::mem::take(&mut shuffled) {
             order.shuffle();
         }
         locks.lock();
