@@ -9,30 +9,47 @@
 //! # Switching protocol
 //!
 //! ```text
-//!  resumer (worker stack)                       coroutine stack
-//!  ----------------------                       ---------------
-//!  resume(): ctx.resume(data) ---------------->  entry(t) / suspend() returns
-//!                                                 CALLER := t.context
-//!                                                 ... runs ...
-//!  resume() returns <-------------------------  suspend(): CALLER.take().resume(SUSPENDED)
-//!  self.ctx := t.context                         (or entry: ...resume(FINISHED), never returns)
+//!  resumer (worker stack)                  coroutine A           coroutine B
+//!  ----------------------                  -----------           -----------
+//!  resume(A): CURRENT := A
+//!    ctx.resume(0) ----------------------> land: CALLER := t.context
+//!                                          ... runs ...
+//!                                          switch_to(B):
+//!                                            CURRENT := B
+//!                                            B.ctx.resume(&A) -----> land: A.ctx := t.context
+//!                                                                    ... runs ...
+//!  resume returns <--------------------------------------------- suspend(): CALLER.take().resume(SUSPENDED)
+//!  CURRENT.ctx := t.context (B's)                                (or entry: ...resume(FINISHED))
 //! ```
 //!
 //! Invariants:
 //! 1. `CALLER` (a thread-local) holds the resumer's context exactly while a
 //!    coroutine runs on this OS thread; one coroutine runs per OS thread at
-//!    a time, so one slot suffices.
-//! 2. A suspended coroutine is resumed on the OS thread that last resumed it
+//!    a time, so one slot suffices. A direct switch leaves it in place.
+//! 2. `CURRENT` (a thread-local) points to the coroutine running on this OS
+//!    thread while one does: `resume` sets it to the one it resumes,
+//!    `switch_to` to the one it switches to. When control comes back to the
+//!    resumer, the context it receives is `CURRENT`'s, so it stores it
+//!    there, whichever coroutine `resume` started with.
+//! 3. The data word of a jump says where the context it carries belongs:
+//!    into `CALLER` (0, from the resumer), into the coroutine at that
+//!    address (a direct switch), or it is `SUSPENDED`/`FINISHED` (to the
+//!    resumer). A switched-from coroutine's context is stored ("landed") by
+//!    the next code to run on this thread, before anything can resume it.
+//! 4. A suspended coroutine is resumed on the OS thread that last ran it
 //!    (the runtime pins green threads after their first resume), so the
 //!    thread-local addresses LLVM may have cached on its stack stay valid.
-//! 3. Nothing unwinds through the assembly: `entry` catches every panic, and
+//! 5. Nothing unwinds through the assembly: `entry` catches every panic, and
 //!    a panic escaping the runtime's own wrapper aborts the process.
-//! 4. A stack returns to the pool only when the coroutine finished (no live
+//! 6. A stack returns to the pool only when the coroutine finished (no live
 //!    frame) or never started. A coroutine dropped while suspended leaks
 //!    its stack rather than free memory that live frames point into.
 
+mod jump;
 pub(crate) mod overflow;
 pub(crate) mod stack;
+#[cfg(test)]
+mod tests;
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
@@ -42,6 +59,9 @@ use context::{Context, Transfer};
 
 use self::stack::Stack;
 
+/// Data of a jump from the resumer into a started coroutine: the context
+/// it carries is the resumer's (invariant 3).
+const FROM_RESUMER: usize = 0;
 /// Value passed to the resumer when the coroutine suspends.
 const SUSPENDED: usize = 0;
 /// Value passed to the resumer when the coroutine's closure has returned.
@@ -50,6 +70,8 @@ const FINISHED: usize = 1;
 thread_local! {
     /// The resumer's context while a coroutine runs on this thread (invariant 1).
     static CALLER: Cell<Option<Context>> = const { Cell::new(None) };
+    /// The coroutine running on this thread, null when none (invariant 2).
+    static CURRENT: Cell<*mut Coroutine> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// The function a coroutine runs. It must not unwind: the runtime's
@@ -110,25 +132,28 @@ impl Coroutine {
         self.start.is_none()
     }
 
-    /// Runs the coroutine until it calls [`suspend`] or its closure returns.
-    /// Returns `true` when it finished; its stack is then back in the pool.
+    /// Runs the coroutine until the coroutine then running on this thread
+    /// (this one, or one it switched to with [`switch_to`], and so on)
+    /// calls [`suspend`] or returns. Returns `true` when it finished; its
+    /// stack is then back in the pool. Either way the caller learns which
+    /// coroutine came back from its own record of the direct switches.
     ///
-    /// Must not be called from inside a coroutine, nor after it finished.
-    pub(crate) fn resume(&mut self) -> bool {
-        assert!(!self.finished, "resumed a finished coroutine");
-        debug_assert!(
-            CALLER.with(|c| {
-                let caller = c.take();
-                let empty = caller.is_none();
-                c.set(caller);
-                empty
-            }),
-            "Coroutine::resume called from inside a coroutine"
-        );
-        let (ctx, data) = match self.ctx.take() {
-            Some(ctx) => (ctx, 0),
+    /// # Safety
+    /// `this` points to a live coroutine, not finished, to which the caller
+    /// has exclusive access, and which either never ran or last ran on this
+    /// OS thread; the same holds for every coroutine it switches to. No
+    /// reference to any of them is held across the call. Must not be called
+    /// from inside a coroutine.
+    pub(crate) unsafe fn resume(this: *mut Coroutine) -> bool {
+        debug_assert!(CURRENT.get().is_null(), "resume called inside a coroutine");
+        // SAFETY: exclusive access by the contract; the reference ends
+        // before the jump.
+        let co = unsafe { &mut *this };
+        assert!(!co.finished, "resumed a finished coroutine");
+        let (ctx, data) = match co.ctx.take() {
+            Some(ctx) => (ctx, FROM_RESUMER),
             None => {
-                let stack = self.stack.as_ref().expect("coroutine has a stack");
+                let stack = co.stack.as_ref().expect("coroutine has a stack");
                 // SAFETY: `context::stack::Stack::new` only records the two
                 // bounds. `top` is above `bottom`, both delimit memory this
                 // coroutine owns exclusively (the pool hands a stack to one
@@ -140,27 +165,34 @@ impl Coroutine {
                 // SAFETY: `Context::new` (make_fcontext) lays out an initial
                 // frame at the top of `bounds` that calls `entry` on first
                 // jump. The memory is writable and unused (fresh stack, no
-                // live frames: invariant 4).
+                // live frames: invariant 6).
                 let ctx = unsafe { Context::new(&bounds, entry) };
-                let f = self.start.take().expect("coroutine has a start function");
+                let f = co.start.take().expect("coroutine has a start function");
                 (ctx, f as usize)
             }
         };
-        // SAFETY: `running` lives in `self`, which is borrowed for the whole
-        // switch; it is unpublished before this borrow ends.
-        unsafe { overflow::set_running(&self.running) };
+        CURRENT.set(this);
+        // SAFETY: `running` lives in the coroutine, which stays alive until
+        // it is unpublished below (or replaced by `switch_to`, for a
+        // coroutine the caller keeps alive too).
+        unsafe { overflow::set_running(&co.running) };
         // SAFETY: `ctx` is either a fresh context made above or the context
-        // the coroutine saved when it last suspended on this OS thread
-        // (invariant 2). `jump_fcontext` saves the current registers on this
+        // the coroutine saved when it last switched away on this OS thread
+        // (invariant 4). `jump_fcontext` saves the current registers on this
         // thread's stack, switches to the coroutine, and returns here with
-        // the coroutine's new context when it jumps back to us; no Rust
-        // frame is unwound or skipped on our side.
-        let t = unsafe { ctx.resume(data) };
+        // the context of the coroutine running when control comes back
+        // (`CURRENT`, invariant 2); no Rust frame is unwound or skipped on
+        // our side.
+        let t = unsafe { jump::jump(ctx, data) };
         // SAFETY: null unpublishes; nothing to keep alive.
         unsafe { overflow::set_running(std::ptr::null()) };
+        // SAFETY: `CURRENT` is the coroutine that jumped back (invariant 2),
+        // alive and exclusively ours by the contract; no other reference to
+        // it is live.
+        let back = unsafe { &mut *CURRENT.replace(std::ptr::null_mut()) };
         if t.data == FINISHED {
-            self.finished = true;
-            let stack = self.stack.take().expect("coroutine has a stack");
+            back.finished = true;
+            let stack = back.stack.take().expect("coroutine has a stack");
             // SAFETY: the coroutine jumped back with FINISHED from the end of
             // `entry`, after its closure and every local of `entry` that
             // needs dropping were dropped; the context it left (`t.context`)
@@ -168,9 +200,15 @@ impl Coroutine {
             unsafe { stack::release(stack) };
             true
         } else {
-            self.ctx = Some(t.context);
+            back.ctx = Some(t.context);
             false
         }
+    }
+
+    /// Whether [`switch_to`] may switch to this coroutine: it has run and
+    /// is suspended.
+    pub(crate) fn is_suspended(&self) -> bool {
+        self.ctx.is_some()
     }
 }
 
@@ -178,7 +216,7 @@ impl Drop for Coroutine {
     fn drop(&mut self) {
         if let Some(stack) = self.stack.take() {
             if self.is_started() {
-                // Live frames remain on a suspended stack (invariant 4): leak
+                // Live frames remain on a suspended stack (invariant 6): leak
                 // it (a `Stack` that is never released stays out of the pool).
                 let _leaked = stack;
             } else {
@@ -211,8 +249,62 @@ pub(crate) fn suspend() {
     // thread when it resumed us and not used since (invariant 1). Jumping
     // to it returns from its `resume` call; when we are resumed again the
     // new resumer's context comes back in the `Transfer`.
-    let t = unsafe { caller.resume(SUSPENDED) };
-    CALLER.set(Some(t.context));
+    let t = unsafe { jump::jump(caller, SUSPENDED) };
+    // SAFETY: `t` is the jump that resumed us.
+    unsafe { land(t) };
+}
+
+/// Switches from the running coroutine straight to `next`, without passing
+/// through the resumer (one context switch instead of two); returns when
+/// something switches back to the caller. The caller's context is stored
+/// into its own `Coroutine` by whatever runs next (invariant 3).
+///
+/// # Safety
+/// Called on a coroutine (not on the resumer's stack). `next` points to a
+/// live, suspended coroutine (see [`Coroutine::is_suspended`]) other than
+/// the caller's, that last ran on this OS thread, to which the caller has
+/// exclusive access, and which the resumer's record of the running
+/// coroutine names from now on (so that it knows who comes back). The
+/// caller's own coroutine stays alive until it is resumed again.
+pub(crate) unsafe fn switch_to(next: *mut Coroutine) {
+    let me = CURRENT.get();
+    debug_assert!(!me.is_null(), "switch_to called outside a coroutine");
+    debug_assert!(!std::ptr::eq(me, next), "switch_to the running coroutine");
+    // SAFETY: by the contract `next` is live and ours; the reference ends
+    // before the jump.
+    let co = unsafe { &mut *next };
+    let ctx = co
+        .ctx
+        .take()
+        .expect("switch_to a coroutine that is not suspended");
+    CURRENT.set(next);
+    // SAFETY: as in `resume`: `next` stays alive while it runs.
+    unsafe { overflow::set_running(&co.running) };
+    // SAFETY: `ctx` is the context `next` saved when it last switched away
+    // on this thread (invariant 4). It lands with our address as the data
+    // word and stores our context into our `Coroutine` (invariant 3).
+    let t = unsafe { jump::jump(ctx, me as usize) };
+    // SAFETY: `t` is the jump that resumed us.
+    unsafe { land(t) };
+}
+
+/// Stores the context a jump into this coroutine carries where it belongs
+/// (invariant 3).
+///
+/// # Safety
+/// `t` is the `Transfer` of the jump that just resumed the calling
+/// coroutine, from `Coroutine::resume` or `switch_to`.
+unsafe fn land(t: Transfer) {
+    if t.data == FROM_RESUMER {
+        CALLER.set(Some(t.context));
+    } else {
+        let from = t.data as *mut Coroutine;
+        // SAFETY: `switch_to` passed the address of the coroutine it
+        // switched from, which its caller keeps alive; it is suspended (it
+        // just jumped here), so nothing else touches it until it is resumed,
+        // which needs this very context.
+        unsafe { (*from).ctx = Some(t.context) };
+    }
 }
 
 /// The first frame on every coroutine stack.
@@ -224,7 +316,7 @@ extern "C" fn entry(t: Transfer) -> ! {
     if panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
         // The runtime's wrapper catches user panics; reaching this means a
         // panic escaped it (e.g. a payload whose drop panicked). Unwinding
-        // further would cross the assembly (invariant 3).
+        // further would cross the assembly (invariant 5).
         eprintln!("goro: a panic escaped a green thread's root; aborting");
         std::process::abort();
     }
@@ -232,7 +324,7 @@ extern "C" fn entry(t: Transfer) -> ! {
     // SAFETY: as in `suspend`. The resumer sees FINISHED and never resumes
     // this context again, so this call never returns. Every local of this
     // frame that needs dropping has been dropped or moved out.
-    unsafe { caller.resume(FINISHED) };
+    unsafe { jump::jump(caller, FINISHED) };
     unreachable_abort()
 }
 

@@ -75,6 +75,22 @@ impl TaskRef {
         self.ptr
     }
 
+    /// Gives up this reference without dropping its count, for the
+    /// worker's `current` slot; [`TaskRef::from_raw`] takes it back.
+    pub(crate) fn into_raw(self) -> NonNull<Task> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a count given up by [`TaskRef::into_raw`].
+    ///
+    /// # Safety
+    /// `ptr` comes from `into_raw`, and that count is taken back once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Task>) -> TaskRef {
+        TaskRef { ptr }
+    }
+
     /// A new counted reference from the address of a live task.
     ///
     /// # Safety
@@ -313,15 +329,46 @@ impl Header {
         debug_assert!(prev == NO_HOME || prev == worker, "a started task moved");
     }
 
-    /// Resumes the coroutine; `true` when it finished.
+    /// Resumes the coroutine until the green thread then running on this
+    /// worker (this one, or one switched to with [`Header::switch_to`])
+    /// switches back; `true` when that one finished.
     ///
     /// # Safety
     /// The caller is the worker holding the run right (it moved the state
     /// to RUNNING and has not given it up), running on the task's home
-    /// worker thread (set by [`Header::pin`] first).
+    /// worker thread (set by [`Header::pin`] first); it keeps every task
+    /// switched to alive and tracks which one runs (see
+    /// `coroutine::Coroutine::resume`).
     pub(crate) unsafe fn resume(&self) -> bool {
+        // SAFETY: exclusive access by the contract above (invariant 1); the
+        // pointer is not turned into a reference held across the switch.
+        self.coroutine
+            .with_mut(|c| unsafe { crate::coroutine::Coroutine::resume(c) })
+    }
+
+    /// Whether the task's coroutine has run and is suspended, so a green
+    /// thread of its worker may [`Header::switch_to`] it.
+    ///
+    /// # Safety
+    /// The caller holds the task's run right, on its home worker's thread.
+    pub(crate) unsafe fn is_suspended(&self) -> bool {
         // SAFETY: exclusive access by the contract above (invariant 1).
-        self.coroutine.with_mut(|c| unsafe { (*c).resume() })
+        self.coroutine.with(|c| unsafe { (*c).is_suspended() })
+    }
+
+    /// From the green thread running on this worker, switches straight to
+    /// this one; returns when the caller is resumed.
+    ///
+    /// # Safety
+    /// The caller runs on a green thread of this task's home worker, which
+    /// gave its own run right to a queue (or parks) and now holds this
+    /// task's run right, and records this task as the running one before
+    /// the call; the task is suspended ([`Header::is_suspended`]) and kept
+    /// alive while it runs; the caller's task stays alive until resumed.
+    pub(crate) unsafe fn switch_to(&self) {
+        // SAFETY: by the contract above (see `coroutine::switch_to`).
+        self.coroutine
+            .with_mut(|c| unsafe { crate::coroutine::switch_to(c) })
     }
 
     /// Before the first resume, lets the coroutine run on a hot stack.

@@ -85,8 +85,10 @@ pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     core: RefCell<Core>,
-    /// The green thread being resumed, `None` between resumes. Valid while
-    /// set: `run_task` holds a `TaskRef` for the whole resume.
+    /// The green thread running on this worker, `None` between resumes.
+    /// Holds one count of the task (`TaskRef::into_raw`) while set. A green
+    /// thread that switches straight to another (`yield_current`) hands its
+    /// own count to a queue and puts the other's here.
     current: Cell<Option<NonNull<Task>>>,
     /// Set by the green thread just before it switches back.
     switch: Cell<Switch>,
@@ -180,8 +182,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     with_worker(|w| {
         let t = w.and_then(|w| w.current.get());
-        // SAFETY: `current` is set only during a resume, while `run_task`
-        // holds a `TaskRef` to it.
+        // SAFETY: `current` holds a count of the task while set.
         f(t.map(|t| unsafe { t.as_ref() }))
     })
 }
@@ -211,10 +212,31 @@ pub(crate) fn yield_current() -> Option<bool> {
     // SAFETY: as in `with_worker`.
     let w = unsafe { &*w };
     let task = w.current.get()?;
-    w.switch.set(Switch::Yield);
-    coroutine::suspend();
-    // SAFETY: the task is still running (we are it), and `run_task` holds a
-    // `TaskRef` to it for the whole resume.
+    if let Some(next) = w.next_suspended() {
+        // Straight to the next green thread: one context switch, and no
+        // trip through the worker's loop. Our count goes to the back of
+        // `pinned` (we stay RUNNING there, `state.rs` step 4); the next
+        // one's count moves into `current`.
+        // SAFETY: `current` holds one count of our task; it moves out here
+        // and `current` is overwritten just below.
+        let me = unsafe { TaskRef::from_raw(task) };
+        let next = next.into_raw();
+        w.current.set(Some(next));
+        w.core.borrow_mut().pinned.push_back(me);
+        // SAFETY: we run on a green thread of `next`'s home worker (it came
+        // from this worker's own queues), gave our run right to `pinned`
+        // and hold `next`'s (`next_suspended` made it RUNNING), recorded it
+        // in `current`, which keeps it alive while it runs; it is
+        // suspended; `pinned` keeps our task alive until resumed. Our
+        // context is stored before anything else runs here, so no one can
+        // pop us from `pinned` first (only this thread does).
+        unsafe { next.as_ref().switch_to() };
+    } else {
+        w.switch.set(Switch::Yield);
+        coroutine::suspend();
+    }
+    // SAFETY: the task is still running (we are it), and `current` holds a
+    // count of it.
     Some(unsafe { task.as_ref() }.state.is_cancelled())
 }
 
@@ -350,6 +372,40 @@ impl Worker {
             core.local.push_back_or_overflow(t, |_| unreachable!())
         });
         core.local.pop()
+    }
+
+    /// For a green thread that yields: the task `next_task` would pick next,
+    /// moved to RUNNING, if it is a started one from `runnext` or `pinned`
+    /// and the pick is not a tick for the global queues (those picks, and
+    /// timers, go through the worker's loop, at least every
+    /// `GLOBAL_POLL_INTERVAL` ticks). `None` if the yield must go through
+    /// the worker.
+    fn next_suspended(&self) -> Option<TaskRef> {
+        let mut core = self.core.borrow_mut();
+        let tick = core.tick.wrapping_add(1);
+        if tick % GLOBAL_POLL_INTERVAL == 0 {
+            return None;
+        }
+        let t = if core.runnext_streak < RUNNEXT_STREAK && core.runnext.is_some() {
+            core.runnext_streak += 1;
+            core.runnext.take()
+        } else {
+            if let Some(t) = core.runnext.take() {
+                core.pinned.push_back(t);
+            }
+            core.runnext_streak = 0;
+            if tick & 1 == 0 || core.local.is_empty() {
+                core.pinned.pop_front()
+            } else {
+                None
+            }
+        }?;
+        core.tick = tick;
+        t.state.transition_to_running();
+        // SAFETY: we hold its run right now, on this worker's thread.
+        debug_assert!(unsafe { t.is_suspended() }, "a queued started task");
+        debug_assert_eq!(t.home(), Some(self.index));
+        Some(t)
     }
 
     /// Whether this worker's own queues hold anything.
@@ -545,12 +601,21 @@ impl Worker {
             }
             Some(home) => debug_assert_eq!(home, self.index, "a started task changed worker"),
         }
+        let mut task = task;
         loop {
-            self.current.set(Some(task.as_ptr()));
+            let ptr = task.as_ptr();
+            self.current.set(Some(task.into_raw()));
             // SAFETY: we moved the task to RUNNING, so we hold its run right,
-            // and it is pinned to this worker (just above).
-            let finished = unsafe { task.resume() };
-            self.current.set(None);
+            // and it is pinned to this worker (just above). `current` keeps
+            // it, and every task it switches to, alive and names the one
+            // running.
+            let finished = unsafe { ptr.as_ref().resume() };
+            // The green thread that switched back: `task`, or one that it
+            // (or one after it) switched to directly.
+            let back = self.current.take().expect("a resumed task is current");
+            // SAFETY: the count `current` held (set above, or moved in by a
+            // direct switch).
+            task = unsafe { TaskRef::from_raw(back) };
             if finished {
                 task.state.transition_to_done();
                 self.shared.complete(&task, self.index);
