@@ -7,9 +7,10 @@
 //! and a park may return spuriously, so every caller parks in a loop that
 //! re-checks its condition.
 //!
-//! On a green thread, `park` switches to the worker first; the worker then
-//! publishes the thread as parked from its own stack (`state.rs` step 2),
-//! so an unpark can never resume a coroutine that is still running. On an
+//! On a green thread, `park` switches away first (to the next green thread
+//! of its worker, or to the worker); whatever runs next publishes the
+//! thread as parked from its own stack (`state.rs` step 2), so an unpark
+//! can never resume a coroutine that is still running. On an
 //! OS thread it parks the thread. Under `cfg(loom)` every green thread is a
 //! loom thread, so only the OS-thread half exists.
 //!
@@ -125,7 +126,7 @@ pub(crate) type Reason = ();
 
 #[cfg(not(loom))]
 fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
-    use super::worker::{Switch, switch_to_worker, with_current_task};
+    use super::worker::{park_current, with_current_task};
     use crate::loom::sync::atomic::Ordering;
 
     let on_green = with_current_task(|t| match t {
@@ -142,7 +143,7 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
                 Ordering::Relaxed,
             );
             t.set_wait_reason(reason);
-            switch_to_worker(Switch::Park(deadline));
+            park_current(deadline);
             t.set_wait_reason(WaitReason::None);
             true
         }

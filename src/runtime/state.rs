@@ -14,11 +14,13 @@
 //! # Protocol
 //!
 //! 1. A worker that pops a task moves it QUEUED -> RUNNING.
-//! 2. A task that blocks first switches to its worker; the worker, on its
-//!    own stack, moves it RUNNING -> PARKED ([`State::transition_to_parked`]).
+//! 2. A task that blocks first switches away: to its worker, or straight to
+//!    the next green thread of its worker. Whatever runs next, on its own
+//!    stack, moves it RUNNING -> PARKED ([`State::transition_to_parked`]).
 //!    If a notification raced in, the move fails, the token is consumed and
-//!    the worker resumes the task at once. So a waker can never see PARKED
-//!    while the coroutine is still executing: it cannot resume it early.
+//!    the task runs on (the worker resumes it at once; a green thread
+//!    requeues it). So a waker can never see PARKED while the coroutine is
+//!    still executing: it cannot resume it early.
 //! 3. A waker calls [`State::notify`]: PARKED -> QUEUED returns `true` and the
 //!    waker, and only it, must push the task on its home worker's queue;
 //!    QUEUED/RUNNING just gain NOTIFIED; DONE is left alone.

@@ -29,6 +29,18 @@
 //! alternation (so neither a yielding loop nor a spawn storm starves the
 //! other), then the inbox, then the injector; then stealing; then sleep.
 //!
+//! # Direct switches
+//!
+//! A green thread that yields or parks switches straight to the next one
+//! (`Worker::next_suspended`: a started task from `runnext` or `pinned`,
+//! on a tick that is not for the global queues) instead of through the
+//! worker's loop: one context switch instead of two. The worker's
+//! `current` slot always names the running green thread and owns its
+//! count; a parking one leaves itself in `parking`, and the green thread
+//! switched to publishes that park first thing (`Worker::land`). Timers,
+//! the inbox and the injector are looked at by the loop, so at least every
+//! `GLOBAL_POLL_INTERVAL` picks.
+//!
 //! # Timers
 //!
 //! `timers` is a min-heap of deadlines: wake-ups of green threads parked
@@ -92,6 +104,10 @@ pub(crate) struct Worker {
     current: Cell<Option<NonNull<Task>>>,
     /// Set by the green thread just before it switches back.
     switch: Cell<Switch>,
+    /// A green thread that parked by switching straight to another one,
+    /// and its deadline: the one that runs next publishes the park
+    /// (`Worker::land`).
+    parking: Cell<Option<(TaskRef, Option<Instant>)>>,
 }
 
 struct Core {
@@ -187,18 +203,38 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     })
 }
 
-/// Switches the running green thread back to its worker for `switch`, and
-/// returns when the worker resumes it.
+/// Parks the running green thread until notified (or until `deadline`):
+/// switches straight to the next green thread of its worker if there is
+/// one (`Worker::next_suspended`), else back to the worker. Either way the
+/// park is published from the stack that runs next (`state.rs` step 2):
+/// the worker's, or the next green thread's, which calls
+/// `Worker::land` before anything else.
 ///
 /// # Panics
 /// If the caller is not a green thread.
-pub(crate) fn switch_to_worker(switch: Switch) {
-    with_worker(|w| {
-        let w = w.expect("goro: not on a green thread");
-        debug_assert!(w.current.get().is_some());
-        w.switch.set(switch);
-    });
-    coroutine::suspend();
+pub(crate) fn park_current(deadline: Option<Instant>) {
+    let w = WORKER.get();
+    assert!(!w.is_null(), "goro: not on a green thread");
+    // SAFETY: as in `with_worker`.
+    let w = unsafe { &*w };
+    let task = w.current.get().expect("goro: not on a green thread");
+    if let Some(next) = w.next_suspended() {
+        // SAFETY: `current` holds one count of our task; it moves into
+        // `parking` here and `current` is overwritten just below.
+        let me = unsafe { TaskRef::from_raw(task) };
+        let next = next.into_raw();
+        w.current.set(Some(next));
+        debug_assert!(w.parking.take().is_none());
+        w.parking.set(Some((me, deadline)));
+        // SAFETY: as in `yield_current`; `parking` keeps our task alive
+        // until `land` publishes the park, and then whoever wakes it holds
+        // a count of its own.
+        unsafe { next.as_ref().switch_to() };
+    } else {
+        w.switch.set(Switch::Park(deadline));
+        coroutine::suspend();
+    }
+    w.land();
 }
 
 /// Yields the running green thread to the others of its worker. Returns
@@ -235,6 +271,7 @@ pub(crate) fn yield_current() -> Option<bool> {
         w.switch.set(Switch::Yield);
         coroutine::suspend();
     }
+    w.land();
     // SAFETY: the task is still running (we are it), and `current` holds a
     // count of it.
     Some(unsafe { task.as_ref() }.state.is_cancelled())
@@ -275,6 +312,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
         }),
         current: Cell::new(None),
         switch: Cell::new(Switch::Yield),
+        parking: Cell::new(None),
     };
     WORKER.set(&worker);
     worker.run_loop();
@@ -627,23 +665,43 @@ impl Worker {
                     self.core.borrow_mut().pinned.push_back(task);
                     return;
                 }
-                Switch::Park(deadline) => {
-                    if task.state.transition_to_parked() {
-                        if let Some(deadline) = deadline {
-                            let seq = task
-                                .park_seq
-                                .load(crate::loom::sync::atomic::Ordering::Relaxed);
-                            self.push_timer(Timer {
-                                deadline,
-                                kind: TimerKind::Wake { seq, task },
-                            });
-                        }
-                        return;
-                    }
+                Switch::Park(deadline) => match self.publish_park(task, deadline) {
+                    None => return,
                     // A wake-up raced in while switching: run on.
-                }
+                    Some(t) => task = t,
+                },
             }
         }
+    }
+
+    /// Run first by a green thread that was just switched to, on its own
+    /// stack: publishes the park of the one that switched to it, if it
+    /// parked (`park_current`); a wake-up that raced in requeues it.
+    fn land(&self) {
+        if let Some((task, deadline)) = self.parking.take() {
+            if let Some(task) = self.publish_park(task, deadline) {
+                self.core.borrow_mut().pinned.push_back(task);
+            }
+        }
+    }
+
+    /// RUNNING -> PARKED for `task`, which has switched away (`state.rs`
+    /// step 2), arming its deadline. Hands the task back if a notification
+    /// raced in: it must run on.
+    fn publish_park(&self, task: TaskRef, deadline: Option<Instant>) -> Option<TaskRef> {
+        if !task.state.transition_to_parked() {
+            return Some(task);
+        }
+        if let Some(deadline) = deadline {
+            let seq = task
+                .park_seq
+                .load(crate::loom::sync::atomic::Ordering::Relaxed);
+            self.push_timer(Timer {
+                deadline,
+                kind: TimerKind::Wake { seq, task },
+            });
+        }
+        None
     }
 
     /// Queues a started task woken on its home worker's thread: it takes
