@@ -6,9 +6,13 @@
 //! * `Array`: a ring of fixed capacity (`bounded(n)`, n >= 1), allocated
 //!   once.
 //! * `List`: unbounded (`unbounded()`). The ring doubles when full and
-//!   halves once under a quarter full (down to `LIST_MIN_CAPACITY`), so a
-//!   channel that once held a million messages holds a small allocation
-//!   when drained.
+//!   halves once under a quarter full, down to `LIST_KEEP_BYTES` worth of
+//!   cells (at least `LIST_MIN_CAPACITY`), so a channel that once held a
+//!   million messages holds a small allocation when drained, and one that
+//!   cycles through bursts below that size never reallocates.
+//!
+//! Ring indices wrap by a compare and a subtraction, never a division
+//! (a 64-bit `%` alone cost more than the rest of a push).
 //!
 //! Messages move in and out of the ring with byte copies from and to
 //! [`Slot`]s, never through a message-sized temporary. Accessed only under
@@ -20,6 +24,23 @@ use super::slot::Slot;
 
 /// Smallest ring of an unbounded buffer.
 const LIST_MIN_CAPACITY: usize = 32;
+
+/// An unbounded buffer does not shrink below this many bytes of cells (nor
+/// below `LIST_MIN_CAPACITY` cells).
+const LIST_KEEP_BYTES: usize = 8 * 1024;
+
+/// The capacity an unbounded buffer of `T` keeps when drained.
+fn list_floor<T>() -> usize {
+    (LIST_KEEP_BYTES / std::mem::size_of::<T>().max(1))
+        .next_power_of_two()
+        .max(LIST_MIN_CAPACITY)
+}
+
+/// `i` wrapped into `0..cap`, for `i < 2 * cap`.
+#[inline]
+fn wrap(i: usize, cap: usize) -> usize {
+    if i >= cap { i - cap } else { i }
+}
 
 pub(crate) enum Buffer<T> {
     Zero,
@@ -51,7 +72,7 @@ impl<T> Ring<T> {
     /// there is room.
     fn push_from(&mut self, src: &mut Slot<T>) {
         assert!(self.len < self.cap());
-        let i = (self.head + self.len) % self.cap();
+        let i = wrap(self.head + self.len, self.cap());
         // SAFETY: cell `i` is past the `len` live cells, so it holds no value.
         unsafe { src.move_into(self.cells[i].as_mut_ptr()) };
         self.len += 1;
@@ -66,7 +87,7 @@ impl<T> Ring<T> {
         // SAFETY: the head cell holds a value; we move it out and retire
         // the cell just below.
         unsafe { dst.move_from(self.cells[i].as_ptr()) };
-        self.head = (self.head + 1) % self.cap();
+        self.head = wrap(self.head + 1, self.cap());
         self.len -= 1;
         true
     }
@@ -75,7 +96,7 @@ impl<T> Ring<T> {
     fn resize(&mut self, cap: usize) {
         let mut next = Ring::with_capacity(cap);
         for k in 0..self.len {
-            let i = (self.head + k) % self.cap();
+            let i = wrap(self.head + k, self.cap());
             // SAFETY: cell `i` is live and moved exactly once; cell `k` of
             // the new ring is free. `self.len` is reset below so nothing is
             // dropped twice.
@@ -92,7 +113,7 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         for k in 0..self.len {
-            let i = (self.head + k) % self.cap();
+            let i = wrap(self.head + k, self.cap());
             // SAFETY: the `len` cells from `head` are live; each dropped once.
             unsafe { self.cells[i].assume_init_drop() };
         }
@@ -168,8 +189,8 @@ impl<T> Buffer<T> {
             Buffer::Array(r) => r.pop_into(dst),
             Buffer::List(r) => {
                 let got = r.pop_into(dst);
-                if r.cap() > LIST_MIN_CAPACITY && r.len < r.cap() / 4 {
-                    r.resize((r.cap() / 2).max(LIST_MIN_CAPACITY));
+                if r.len < r.cap() / 4 && r.cap() > list_floor::<T>() {
+                    r.resize((r.cap() / 2).max(list_floor::<T>()));
                 }
                 got
             }
@@ -195,11 +216,11 @@ impl<T> Buffer<T> {
 mod tests {
     use super::*;
 
-    fn push(b: &mut Buffer<u32>, v: u32) {
+    fn push<T>(b: &mut Buffer<T>, v: T) {
         b.push_from(&mut Slot::new(v));
     }
 
-    fn pop(b: &mut Buffer<u32>) -> Option<u32> {
+    fn pop<T>(b: &mut Buffer<T>) -> Option<T> {
         let mut s = Slot::empty();
         b.pop_into(&mut s).then(|| s.take())
     }
@@ -214,7 +235,44 @@ mod tests {
             assert_eq!(pop(&mut b), Some(i));
         }
         let Buffer::List(r) = &b else { unreachable!() };
-        assert!(r.cap() <= 4 * LIST_MIN_CAPACITY, "{}", r.cap());
+        assert_eq!(r.cap(), list_floor::<u32>(), "drained to its floor");
+        assert!(r.cap() * std::mem::size_of::<u32>() <= 2 * LIST_KEEP_BYTES);
+    }
+
+    #[test]
+    fn list_bursts_below_the_floor_keep_one_allocation() {
+        let mut b = Buffer::unbounded();
+        let floor = list_floor::<u64>();
+        for round in 0..10u64 {
+            for i in 0..floor as u64 {
+                push(&mut b, round * 10_000 + i);
+            }
+            let Buffer::List(r) = &b else { unreachable!() };
+            assert_eq!(r.cap(), floor, "a burst of {floor} fits the floor");
+            for i in 0..floor as u64 {
+                assert_eq!(pop(&mut b), Some(round * 10_000 + i));
+            }
+        }
+    }
+
+    #[test]
+    fn rings_wrap_around_an_odd_capacity() {
+        let mut b = Buffer::bounded(7);
+        let mut next = 0u32;
+        for k in 0..100u32 {
+            // Fill to a varying level, then drain, so head and tail cross
+            // the end of the ring at every offset.
+            let n = 1 + k % 7;
+            for i in 0..n {
+                push(&mut b, k * 100 + i);
+            }
+            for i in 0..n {
+                assert_eq!(pop(&mut b), Some(k * 100 + i));
+                next += 1;
+            }
+        }
+        assert_eq!(next, (0..100).map(|k| 1 + k % 7).sum());
+        assert_eq!(pop(&mut b), None);
     }
 
     #[test]
