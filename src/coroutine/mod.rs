@@ -81,17 +81,22 @@ thread_local! {
 pub(crate) type Entry = fn();
 
 /// One stackful coroutine.
+///
+/// `repr(C)`: what every switch reads (`ctx`, `finished`) comes first, so
+/// it shares a cache line with the runtime's hot fields just before it
+/// (`runtime::task::Header`).
+#[repr(C)]
 pub(crate) struct Coroutine {
     /// The suspended context; `None` before the first resume and after the
     /// coroutine finished.
     ctx: Option<Context>,
+    finished: bool,
     /// The function to run, taken at the first resume.
     start: Option<Entry>,
     /// The stack; `None` once released (finished) or leaked.
     stack: Option<Stack>,
     /// What the overflow handler reports if this coroutine hits its guard.
     running: overflow::Running,
-    finished: bool,
 }
 
 impl Coroutine {
