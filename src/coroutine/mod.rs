@@ -246,6 +246,7 @@ unsafe impl Send for Coroutine {}
 ///
 /// # Panics
 /// If called outside a coroutine.
+#[inline]
 pub(crate) fn suspend() {
     let caller = CALLER
         .take()
@@ -271,6 +272,7 @@ pub(crate) fn suspend() {
 /// exclusive access, and which the resumer's record of the running
 /// coroutine names from now on (so that it knows who comes back). The
 /// caller's own coroutine stays alive until it is resumed again.
+#[inline]
 pub(crate) unsafe fn switch_to(next: *mut Coroutine) {
     let me = CURRENT.get();
     debug_assert!(!me.is_null(), "switch_to called outside a coroutine");
@@ -299,6 +301,7 @@ pub(crate) unsafe fn switch_to(next: *mut Coroutine) {
 /// # Safety
 /// `t` is the `Transfer` of the jump that just resumed the calling
 /// coroutine, from `Coroutine::resume` or `switch_to`.
+#[inline(always)]
 unsafe fn land(t: Transfer) {
     if t.data == FROM_RESUMER {
         CALLER.set(Some(t.context));

@@ -377,6 +377,7 @@ impl Header {
     /// task's run right, and records this task as the running one before
     /// the call; the task is suspended ([`Header::is_suspended`]) and kept
     /// alive while it runs; the caller's task stays alive until resumed.
+    #[inline]
     pub(crate) unsafe fn switch_to(&self) {
         // SAFETY: by the contract above (see `coroutine::switch_to`).
         self.coroutine

@@ -187,6 +187,7 @@ thread_local! {
 }
 
 /// Runs `f` with the worker of the calling thread, if it is one.
+#[inline(always)]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
     let w = WORKER.get();
     // SAFETY: `WORKER` is non-null only while `run` keeps the `Worker` alive
@@ -195,6 +196,7 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 }
 
 /// The green thread running on this OS thread, if any.
+#[inline(always)]
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     with_worker(|w| {
         let t = w.and_then(|w| w.current.get());
@@ -212,6 +214,7 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
 ///
 /// # Panics
 /// If the caller is not a green thread.
+#[inline]
 pub(crate) fn park_current(deadline: Option<Instant>) {
     let w = WORKER.get();
     assert!(!w.is_null(), "goro: not on a green thread");
@@ -677,6 +680,7 @@ impl Worker {
     /// Run first by a green thread that was just switched to, on its own
     /// stack: publishes the park of the one that switched to it, if it
     /// parked (`park_current`); a wake-up that raced in requeues it.
+    #[inline]
     fn land(&self) {
         if let Some((task, deadline)) = self.parking.take() {
             if let Some(task) = self.publish_park(task, deadline) {
