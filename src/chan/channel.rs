@@ -419,6 +419,7 @@ impl<T> Channel<T> {
     /// closes, or `deadline` passes. Entered with the lock held (`inner`)
     /// after the reserve step failed; releases it before parking. `None`
     /// means RETRY (start the operation over).
+    #[inline(always)]
     fn block(
         &self,
         mut inner: Guard<'_, Inner<T>>,

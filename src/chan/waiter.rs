@@ -128,6 +128,7 @@ impl WaitCell {
     /// state (`ABANDONED` if the deadline passed first, then nobody holds
     /// a claim). `cancellable`: a runtime shutdown may unwind the wait,
     /// which the caller's guard must handle (step 3).
+    #[inline(always)]
     pub(crate) fn wait(
         &self,
         deadline: Option<std::time::Instant>,
