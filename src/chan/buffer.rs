@@ -42,6 +42,9 @@ fn wrap(i: usize, cap: usize) -> usize {
     if i >= cap { i - cap } else { i }
 }
 
+/// `repr(u8)`: the tag is the first byte (the channel's layout relies on
+/// it, see `channel::Channel`).
+#[repr(u8)]
 pub(crate) enum Buffer<T> {
     Zero,
     Array(Ring<T>),

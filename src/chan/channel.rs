@@ -62,17 +62,20 @@ pub(crate) enum Fail {
 
 /// The state shared by every handle of one channel.
 ///
-/// Layout: what every operation touches (the `len` mirror, the lock word,
-/// the buffer's indices) comes first, from a cache-line boundary, so a
-/// critical section moves one line between the threads that share the
-/// channel; `repr(C)` keeps the order from changing with the fields.
+/// Layout (`repr(C)`, from a cache-line boundary): the lock word, the
+/// closed flags, both wait queues and the buffer's tag fill the first 64
+/// bytes, so an operation on an unbuffered channel touches one cache line
+/// (the prime sieve makes a hand-off on thousands of channels that are no
+/// longer in the core's cache); a buffered one adds the line after it,
+/// with the ring's indices, the reservation count and the `len` mirror.
+/// `layout_tests` checks it.
 #[repr(C, align(64))]
 pub(crate) struct Channel<T> {
+    pub(crate) inner: Lock<Inner<T>>,
     /// Mirrors the buffer's length for lock-free `len`.
     len: AtomicUsize,
     /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
     closed: AtomicBool,
-    pub(crate) inner: Lock<Inner<T>>,
     /// `None` when unbounded.
     cap: Option<usize>,
     pub(crate) senders: AtomicUsize,
@@ -81,14 +84,15 @@ pub(crate) struct Channel<T> {
 
 #[repr(C)]
 pub(crate) struct Inner<T> {
-    buf: Buffer<T>,
-    /// Buffer cells reserved by selecting senders that chose this channel
-    /// and have not built their value yet.
-    pending_send: usize,
     closed: bool,
     no_receivers: bool,
     sendq: WaitQueue<T>,
     recvq: WaitQueue<T>,
+    /// `repr(u8)`: its tag first.
+    buf: Buffer<T>,
+    /// Buffer cells reserved by selecting senders that chose this channel
+    /// and have not built their value yet.
+    pending_send: usize,
 }
 
 // SAFETY: the queues hold pointers to waiters on other threads' stacks;
@@ -664,5 +668,31 @@ impl<T> Drop for Blocked<'_, T> {
             self.cell.wait_settled(reason(self.send));
         }
         self.dequeue();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod layout_tests {
+    use std::mem::offset_of;
+
+    use super::{Channel, Inner};
+
+    /// An unbuffered operation's fields share the channel's first cache
+    /// line (see `Channel`); the lock word is its first byte.
+    #[test]
+    fn an_unbuffered_operation_touches_one_cache_line() {
+        type C = Channel<u64>;
+        assert_eq!(std::mem::align_of::<C>(), 64);
+        let inner = offset_of!(C, inner) + 8; // after the lock word
+        assert_eq!(inner % 8, 0);
+        for end in [
+            inner + offset_of!(Inner<u64>, closed) + 1,
+            inner + offset_of!(Inner<u64>, no_receivers) + 1,
+            inner + offset_of!(Inner<u64>, sendq) + 16,
+            inner + offset_of!(Inner<u64>, recvq) + 16,
+            inner + offset_of!(Inner<u64>, buf) + 1,
+        ] {
+            assert!(end <= 64, "a field of unbuffered operations ends at {end}");
+        }
     }
 }
