@@ -324,6 +324,13 @@ impl Order {
 
     /// Go's `pollorder`: a uniformly random permutation (Fisher-Yates,
     /// one read and one write of the thread's generator).
+    ///
+    /// Up to 8 cases (at most 8! orders, under 16 bits of entropy) one
+    /// 64-bit draw feeds every swap: each step takes the index from the
+    /// high half of a widening multiply by its range and goes on with the
+    /// low half (Lemire's reduction, chained), which leaves at least 48
+    /// fresh bits to the last step, so each choice is uniform to within
+    /// 2^-48. Larger selects draw once per swap.
     fn shuffle(&mut self) {
         if cfg!(loom) {
             // Models must replay deterministically: keep source order.
@@ -335,9 +342,19 @@ impl Order {
             if x == 0 {
                 x = seed();
             }
-            for i in (1..s.len()).rev() {
+            if s.len() <= 8 {
                 x = xorshift(x);
-                s.swap(i, below(x, i as u64 + 1) as usize);
+                let mut v = x.wrapping_mul(XORSHIFT_STAR);
+                for i in (1..s.len()).rev() {
+                    let m = u128::from(v) * (i as u128 + 1);
+                    v = m as u64;
+                    s.swap(i, (m >> 64) as usize);
+                }
+            } else {
+                for i in (1..s.len()).rev() {
+                    x = xorshift(x);
+                    s.swap(i, below(x, i as u64 + 1) as usize);
+                }
             }
             r.set(x);
         });
@@ -359,6 +376,9 @@ fn seed() -> u64 {
     ((&local as *const u8 as u64) ^ t ^ 0x9E37_79B9_7F4A_7C15) | 1
 }
 
+/// xorshift64*'s output multiplier.
+const XORSHIFT_STAR: u64 = 0x2545_F491_4F6C_DD1D;
+
 /// One xorshift64 step (never 0 from a non-zero state).
 fn xorshift(mut x: u64) -> u64 {
     x ^= x >> 12;
@@ -370,7 +390,7 @@ fn xorshift(mut x: u64) -> u64 {
 /// A uniform number below `n` from the state `x` (xorshift64*'s output,
 /// Lemire's reduction).
 fn below(x: u64, n: u64) -> u64 {
-    let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let v = x.wrapping_mul(XORSHIFT_STAR);
     ((u128::from(v >> 32) * u128::from(n)) >> 32) as u64
 }
 
@@ -708,5 +728,68 @@ impl Drop for Registered<'_, '_, '_> {
         }
         // A message a sender delivered (`DONE`) stays in its case's cell
         // and drops with it.
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::Order;
+
+    /// Every order of `n` cases comes out of `shuffle` equally often:
+    /// `per` expected draws of each of the `n!` orders, each count within
+    /// `per / 10` of it (about ten standard deviations: a false failure
+    /// has a probability far below 1e-9).
+    fn uniform(n: usize, per: usize) {
+        let orders: usize = (1..=n).product();
+        let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
+        for _ in 0..orders * per {
+            let mut o = Order::new(n);
+            o.shuffle();
+            *seen.entry(o.as_ref().to_vec()).or_default() += 1;
+        }
+        assert_eq!(seen.len(), orders, "every order of {n} appears");
+        for (order, count) in seen {
+            assert!(
+                count.abs_diff(per) < per / 10,
+                "{order:?} came {count} times, expected {per}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_selects_draw_every_order_uniformly() {
+        uniform(2, 100_000);
+        uniform(4, 10_000);
+    }
+
+    #[test]
+    fn every_case_lands_everywhere_uniformly() {
+        // 8 cases (the last of the one-draw path) and 9 (the per-swap
+        // path): their orders are too many to count, so count where each
+        // case lands instead.
+        lands_uniformly(8);
+        lands_uniformly(9);
+    }
+
+    fn lands_uniformly(n: usize) {
+        let per = 20_000;
+        let mut at = vec![vec![0usize; n]; n];
+        for _ in 0..n * per {
+            let mut o = Order::new(n);
+            o.shuffle();
+            for (pos, &case) in o.as_ref().iter().enumerate() {
+                at[case as usize][pos] += 1;
+            }
+        }
+        for (case, counts) in at.iter().enumerate() {
+            for (pos, &c) in counts.iter().enumerate() {
+                assert!(
+                    c.abs_diff(per) < per / 10,
+                    "case {case} at {pos} {c} times, expected {per}"
+                );
+            }
+        }
     }
 }
