@@ -5,14 +5,15 @@
 //! `--parked-child <system> <N>`, so each resident-memory figure is that
 //! system's alone), on 2 workers:
 //! 1. spawn N green threads (coroutines, tasks, goroutines) that each count
-//!    their arrival and then park on one shared one-shot event (goro: a
-//!    `Gate`; may: a `SyncFlag`; tokio: a `Notify`; Go: a channel receive);
+//!    their arrival and then park on one shared one-shot event (goro and
+//!    Go: a receive on an unbuffered channel; may: a `SyncFlag`; tokio: a
+//!    `Notify`);
 //!    "spawn ms" runs until all N have arrived;
 //! 2. after 20 ms more (for the last arrivals to park), read `VmRSS` +
 //!    `VmPTE` from `/proc/self/status`, subtract the figure read before
 //!    spawning, divide by N: "KiB per parked";
-//! 3. open the event (`Gate::open`, `SyncFlag::fire`,
-//!    `Notify::notify_waiters`, `close(ch)`); "wake ms" runs until all N
+//! 3. open the event (`Sender::close` and `close(ch)`, `SyncFlag::fire`,
+//!    `Notify::notify_waiters`); "wake ms" runs until all N
 //!    have finished (a countdown; the last one wakes the spawner).
 //!
 //! goro runs twice: with the default stack size and with 64 KiB stacks. A

@@ -1,4 +1,5 @@
-//! The parked workload of issue 2 (N green threads parked on one event:
+//! The parked workload of issue 2 (N green threads parked on one event,
+//! for goro and Go an unbuffered channel that is closed:
 //! spawn ms, KiB per parked, wake ms), shared by `benches/parked.rs` and
 //! `benches/compare.rs`; included with `#[path]`. Each system runs in a
 //! child process of its own (the including binary re-executed with
@@ -101,7 +102,6 @@ impl<E> Shared<E> {
 }
 
 pub(crate) fn goro_child(n: usize, stack_size: Option<usize>) -> Measured {
-    use goro::__private::Gate;
     let mut builder = goro::runtime::Builder::new();
     builder.workers(2);
     if let Some(s) = stack_size {
@@ -111,16 +111,17 @@ pub(crate) fn goro_child(n: usize, stack_size: Option<usize>) -> Measured {
         .build()
         .unwrap_or_else(|e| fail(n, &format!("runtime: {e}")));
     let m = rt.block_on(|| {
-        let sh = Shared::<Gate>::new(n);
+        let sh = Shared::<Chan>::new(n);
         let before = rss_pte_kib();
         let start = Instant::now();
         for i in 0..n {
             let sh = sh.clone();
             let spawned = goro::Builder::new().spawn(move || {
                 sh.arrive();
-                sh.event.wait();
+                // Parks until `close` (then `Err(Closed)`), as Go's `<-ch`.
+                let _ = sh.event.rx.recv();
                 if sh.finish() {
-                    sh.done.open();
+                    sh.done.tx.close();
                 }
             });
             if let Err(e) = spawned {
@@ -134,8 +135,8 @@ pub(crate) fn goro_child(n: usize, stack_size: Option<usize>) -> Measured {
         goro::sleep(SETTLE);
         let after = rss_pte_kib();
         let start = Instant::now();
-        sh.event.open();
-        sh.done.wait();
+        sh.event.tx.close();
+        let _ = sh.done.rx.recv();
         Measured {
             spawn_ms,
             kib_per_parked: kib_per(before, after, n),
@@ -144,6 +145,20 @@ pub(crate) fn goro_child(n: usize, stack_size: Option<usize>) -> Measured {
     });
     drop(rt);
     m
+}
+
+/// goro's event: an unbuffered channel that is only ever closed, as Go's
+/// `close(ch)` releasing every `<-ch`.
+pub(crate) struct Chan {
+    tx: goro::Sender<()>,
+    rx: goro::Receiver<()>,
+}
+
+impl Default for Chan {
+    fn default() -> Chan {
+        let (tx, rx) = goro::bounded(0);
+        Chan { tx, rx }
+    }
 }
 
 pub(crate) fn may_child(n: usize) -> Measured {
