@@ -229,13 +229,8 @@ impl Waiter {
     /// A readiness waiter of `cell` for case `case`.
     pub(crate) fn notify(cell: &WaitCell, case: usize) -> Waiter {
         Waiter {
-            cell: NonNull::from(cell),
-            case,
-            slot: ptr::null_mut(),
             notify: true,
-            queued: Cell::new(false),
-            prev: Cell::new(None),
-            next: Cell::new(None),
+            ..Waiter::new::<()>(cell, case, ptr::null_mut())
         }
     }
 }

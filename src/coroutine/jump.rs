@@ -15,10 +15,10 @@
 //! The resumed side's `ret`s then pop the entries of the suspending side's
 //! unfinished calls, which are the right predictions whenever both sides
 //! switched from the same call chain (two green threads yielding, or
-//! parked in the same channel operation). The
-//! saved frame is exactly the one `jump_fcontext` writes when called, so a
-//! context suspended by either entry can be resumed by the other. Elsewhere
-//! [`jump`] is `Context::resume`.
+//! parked in the same channel operation). The saved frame is exactly the
+//! one `jump_fcontext` writes when called, so a context suspended by either
+//! entry can be resumed by the other. Elsewhere [`jump`] is
+//! `Context::resume`.
 //!
 //! The saved frame (Boost's 0x38 bytes plus the return address) is
 //! placed to fill exactly one 64-byte cache line: with thousands of green

@@ -12,14 +12,14 @@
 //!  resumer (worker stack)                  coroutine A           coroutine B
 //!  ----------------------                  -----------           -----------
 //!  resume(A): CURRENT := A
-//!    ctx.resume(0) ----------------------> land: CALLER := t.context
+//!    jump(ctx, 0) -----------------------> land: CALLER := t.context
 //!                                          ... runs ...
 //!                                          switch_to(B):
 //!                                            CURRENT := B
-//!                                            B.ctx.resume(&A) -----> land: A.ctx := t.context
+//!                                            jump(B.ctx, &A) ------> land: A.ctx := t.context
 //!                                                                    ... runs ...
-//!  resume returns <--------------------------------------------- suspend(): CALLER.take().resume(SUSPENDED)
-//!  CURRENT.ctx := t.context (B's)                                (or entry: ...resume(FINISHED))
+//!  resume returns <--------------------------------------------- suspend(): jump(CALLER.take(), SUSPENDED)
+//!  CURRENT.ctx := t.context (B's)                                (or entry: jump(.., FINISHED))
 //! ```
 //!
 //! Invariants:

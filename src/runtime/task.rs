@@ -70,11 +70,6 @@ impl TaskRef {
         TaskRef { ptr }
     }
 
-    /// The address of the task, for the worker's `current` slot.
-    pub(crate) fn as_ptr(&self) -> NonNull<Task> {
-        self.ptr
-    }
-
     /// Gives up this reference without dropping its count, for the
     /// worker's `current` slot; [`TaskRef::from_raw`] takes it back.
     pub(crate) fn into_raw(self) -> NonNull<Task> {
@@ -94,8 +89,8 @@ impl TaskRef {
     /// A new counted reference from the address of a live task.
     ///
     /// # Safety
-    /// `ptr` comes from [`TaskRef::as_ptr`] of a `TaskRef` that is alive
-    /// for the duration of this call.
+    /// `ptr` comes from [`TaskRef::into_raw`], and that count (or another)
+    /// keeps the task alive for the duration of this call.
     pub(crate) unsafe fn clone_from_ptr(ptr: NonNull<Task>) -> TaskRef {
         // SAFETY: the caller guarantees the task is alive.
         let task = unsafe { ptr.as_ref() };

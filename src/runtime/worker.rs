@@ -83,7 +83,8 @@ const IDLE_PAUSES: u32 = 4;
 const GLOBAL_POLL_INTERVAL: u32 = 61;
 const RUNNEXT_STREAK: u32 = 64;
 
-/// Why a green thread switched back to its worker.
+/// Why a green thread switches away (to its worker, or straight to the
+/// next green thread: `Worker::switch_away`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Switch {
     /// Requeue behind the other runnable green threads.
@@ -123,6 +124,24 @@ struct Core {
     /// when work is found.
     deadlock_backoff: Duration,
     rng: u32,
+}
+
+impl Core {
+    /// The `runnext` pick of `next_task`: the LIFO slot's task, unless
+    /// `RUNNEXT_STREAK` picks in a row came from it; then the slot's task
+    /// goes to the back of `pinned` and the streak starts over.
+    fn take_runnext(&mut self) -> Option<TaskRef> {
+        if self.runnext_streak < RUNNEXT_STREAK {
+            if let Some(t) = self.runnext.take() {
+                self.runnext_streak += 1;
+                return Some(t);
+            }
+        } else if let Some(t) = self.runnext.take() {
+            self.pinned.push_back(t);
+        }
+        self.runnext_streak = 0;
+        None
+    }
 }
 
 /// A worker about to sleep gives stack memory back only if it expects to
@@ -221,23 +240,7 @@ pub(crate) fn park_current(deadline: Option<Instant>) {
     // SAFETY: as in `with_worker`.
     let w = unsafe { &*w };
     let task = w.current.get().expect("goro: not on a green thread");
-    if let Some(next) = w.next_suspended() {
-        // SAFETY: `current` holds one count of our task; it moves into
-        // `parking` here and `current` is overwritten just below.
-        let me = unsafe { TaskRef::from_raw(task) };
-        let next = next.into_raw();
-        w.current.set(Some(next));
-        debug_assert!(w.parking.take().is_none());
-        w.parking.set(Some((me, deadline)));
-        // SAFETY: as in `yield_current`; `parking` keeps our task alive
-        // until `land` publishes the park, and then whoever wakes it holds
-        // a count of its own.
-        unsafe { next.as_ref().switch_to() };
-    } else {
-        w.switch.set(Switch::Park(deadline));
-        coroutine::suspend();
-    }
-    w.land();
+    w.switch_away(task, Switch::Park(deadline));
 }
 
 /// Yields the running green thread to the others of its worker. Returns
@@ -251,30 +254,7 @@ pub(crate) fn yield_current() -> Option<bool> {
     // SAFETY: as in `with_worker`.
     let w = unsafe { &*w };
     let task = w.current.get()?;
-    if let Some(next) = w.next_suspended() {
-        // Straight to the next green thread: one context switch, and no
-        // trip through the worker's loop. Our count goes to the back of
-        // `pinned` (we stay RUNNING there, `state.rs` step 4); the next
-        // one's count moves into `current`.
-        // SAFETY: `current` holds one count of our task; it moves out here
-        // and `current` is overwritten just below.
-        let me = unsafe { TaskRef::from_raw(task) };
-        let next = next.into_raw();
-        w.current.set(Some(next));
-        w.core.borrow_mut().pinned.push_back(me);
-        // SAFETY: we run on a green thread of `next`'s home worker (it came
-        // from this worker's own queues), gave our run right to `pinned`
-        // and hold `next`'s (`next_suspended` made it RUNNING), recorded it
-        // in `current`, which keeps it alive while it runs; it is
-        // suspended; `pinned` keeps our task alive until resumed. Our
-        // context is stored before anything else runs here, so no one can
-        // pop us from `pinned` first (only this thread does).
-        unsafe { next.as_ref().switch_to() };
-    } else {
-        w.switch.set(Switch::Yield);
-        coroutine::suspend();
-    }
-    w.land();
+    w.switch_away(task, Switch::Yield);
     // SAFETY: the task is still running (we are it), and `current` holds a
     // count of it.
     Some(unsafe { task.as_ref() }.state.is_cancelled())
@@ -326,8 +306,8 @@ impl Worker {
     /// A counted reference to the green thread being resumed, if any.
     pub(crate) fn current_task_ref(&self) -> Option<TaskRef> {
         let t = self.current.get()?;
-        // SAFETY: `t` came from `TaskRef::as_ptr` on the `TaskRef` that
-        // `run_task` holds for the whole resume.
+        // SAFETY: `t` came from `TaskRef::into_raw`, and `current` holds
+        // that count while set.
         Some(unsafe { TaskRef::clone_from_ptr(t) })
     }
 
@@ -386,15 +366,9 @@ impl Worker {
             }
             remote.drain_inbox(|t| core.pinned.push_back(t));
         }
-        if core.runnext_streak < RUNNEXT_STREAK {
-            if let Some(t) = core.runnext.take() {
-                core.runnext_streak += 1;
-                return Some(t);
-            }
-        } else if let Some(t) = core.runnext.take() {
-            core.pinned.push_back(t);
+        if let Some(t) = core.take_runnext() {
+            return Some(t);
         }
-        core.runnext_streak = 0;
         let t = if core.tick & 1 == 0 {
             core.pinned.pop_front().or_else(|| core.local.pop())
         } else {
@@ -415,11 +389,52 @@ impl Worker {
         core.local.pop()
     }
 
-    /// For a green thread that yields: the task `next_task` would pick next,
-    /// moved to RUNNING, if it is a started one from `runnext` or `pinned`
-    /// and the pick is not a tick for the global queues (those picks, and
-    /// timers, go through the worker's loop, at least every
-    /// `GLOBAL_POLL_INTERVAL` ticks). `None` if the yield must go through
+    /// Switches the running green thread `task` (the one `current` names)
+    /// away for `how`: straight to the next green thread of this worker if
+    /// there is one ([`Worker::next_suspended`]), else back to the worker;
+    /// returns when `task` runs again, after [`Worker::land`].
+    #[inline(always)]
+    fn switch_away(&self, task: NonNull<Task>, how: Switch) {
+        if let Some(next) = self.next_suspended() {
+            // Straight to the next green thread: one context switch, and no
+            // trip through the worker's loop. The next one's count moves
+            // into `current`; ours goes to the back of `pinned` if we yield
+            // (we stay RUNNING there, `state.rs` step 4), or to `parking` if
+            // we park, for the next one to publish the park.
+            // SAFETY: `current` holds one count of our task; it moves out
+            // here and `current` is overwritten just below.
+            let me = unsafe { TaskRef::from_raw(task) };
+            let next = next.into_raw();
+            self.current.set(Some(next));
+            match how {
+                Switch::Yield => self.core.borrow_mut().pinned.push_back(me),
+                Switch::Park(deadline) => {
+                    debug_assert!(self.parking.take().is_none());
+                    self.parking.set(Some((me, deadline)));
+                }
+            }
+            // SAFETY: we run on a green thread of `next`'s home worker (it
+            // came from this worker's own queues), gave our run right to
+            // `pinned` or `parking` and hold `next`'s (`next_suspended` made
+            // it RUNNING), recorded it in `current`, which keeps it alive
+            // while it runs; it is suspended. `pinned` or `parking` keeps our
+            // task alive until it is resumed or its park published (then
+            // whoever wakes it holds a count of its own). Our context is
+            // stored before anything else runs here, so no one can pop us
+            // from `pinned` first (only this thread does).
+            unsafe { next.as_ref().switch_to() };
+        } else {
+            self.switch.set(how);
+            coroutine::suspend();
+        }
+        self.land();
+    }
+
+    /// For a green thread that yields or parks: the task `next_task` would
+    /// pick next, moved to RUNNING, if it is a started one from `runnext`
+    /// or `pinned` and the pick is not a tick for the global queues (those
+    /// picks, and timers, go through the worker's loop, at least every
+    /// `GLOBAL_POLL_INTERVAL` ticks). `None` if the switch must go through
     /// the worker.
     fn next_suspended(&self) -> Option<TaskRef> {
         let mut core = self.core.borrow_mut();
@@ -427,20 +442,11 @@ impl Worker {
         if tick % GLOBAL_POLL_INTERVAL == 0 {
             return None;
         }
-        let t = if core.runnext_streak < RUNNEXT_STREAK && core.runnext.is_some() {
-            core.runnext_streak += 1;
-            core.runnext.take()
-        } else {
-            if let Some(t) = core.runnext.take() {
-                core.pinned.push_back(t);
-            }
-            core.runnext_streak = 0;
-            if tick & 1 == 0 || core.local.is_empty() {
-                core.pinned.pop_front()
-            } else {
-                None
-            }
-        }?;
+        let t = match core.take_runnext() {
+            Some(t) => t,
+            None if tick & 1 == 0 || core.local.is_empty() => core.pinned.pop_front()?,
+            None => return None,
+        };
         core.tick = tick;
         t.state.transition_to_running();
         // SAFETY: we hold its run right now, on this worker's thread.
@@ -644,8 +650,8 @@ impl Worker {
         }
         let mut task = task;
         loop {
-            let ptr = task.as_ptr();
-            self.current.set(Some(task.into_raw()));
+            let ptr = task.into_raw();
+            self.current.set(Some(ptr));
             // SAFETY: we moved the task to RUNNING, so we hold its run right,
             // and it is pinned to this worker (just above). `current` keeps
             // it, and every task it switches to, alive and names the one
