@@ -44,6 +44,13 @@
 //! 6. A stack returns to the pool only when the coroutine finished (no live
 //!    frame) or never started. A coroutine dropped while suspended leaks
 //!    its stack rather than free memory that live frames point into.
+//! 7. A started coroutine's overflow record (`overflow::Running`: guard,
+//!    size, id, name) lives in the top [`RECORD_BYTES`] of its own stack,
+//!    above the first frame, from the first resume until it finishes (then
+//!    it is dropped before the stack goes back to the pool). The stack top
+//!    is touched by the first frame anyway, so the record costs no memory
+//!    of its own; it keeps the coroutine, which sits in every green
+//!    thread's heap cell, small (`runtime::task::Header`).
 
 mod jump;
 pub(crate) mod overflow;
@@ -95,24 +102,25 @@ pub(crate) struct Coroutine {
     start: Option<Entry>,
     /// The stack; `None` once released (finished) or leaked.
     stack: Option<Stack>,
-    /// What the overflow handler reports if this coroutine hits its guard.
-    running: overflow::Running,
+    /// What the overflow handler reports if this coroutine hits its guard:
+    /// a record at the top of its own stack (invariant 7), written at the
+    /// first resume; null before.
+    running: *mut overflow::Running,
 }
+
+/// Bytes kept free at the top of every stack for the coroutine's
+/// [`overflow::Running`] record (invariant 7), a multiple of 64 so the
+/// first frame below it starts a cache line.
+const RECORD_BYTES: usize = (std::mem::size_of::<overflow::Running>() + 63) & !63;
 
 impl Coroutine {
     /// Creates a coroutine that will run `f` on `stack` when first resumed.
-    pub(crate) fn new(stack: Stack, f: Entry, id: u64, name: Option<Arc<str>>) -> Coroutine {
-        let running = overflow::Running {
-            guard: stack.guard(),
-            stack_size: stack.size(),
-            id,
-            name,
-        };
+    pub(crate) fn new(stack: Stack, f: Entry) -> Coroutine {
         Coroutine {
             ctx: None,
             start: Some(f),
             stack: Some(stack),
-            running,
+            running: std::ptr::null_mut(),
             finished: false,
         }
     }
@@ -126,9 +134,7 @@ impl Coroutine {
             return;
         }
         if let Some(stack) = self.stack.take() {
-            let stack = stack::swap_for_hot(stack);
-            self.running.guard = stack.guard();
-            self.stack = Some(stack);
+            self.stack = Some(stack::swap_for_hot(stack));
         }
     }
 
@@ -143,13 +149,20 @@ impl Coroutine {
     /// stack is then back in the pool. Either way the caller learns which
     /// coroutine came back from its own record of the direct switches.
     ///
+    /// At the first resume, `identity` gives the id and name the overflow
+    /// handler reports for this coroutine (it is not called later).
+    ///
     /// # Safety
     /// `this` points to a live coroutine, not finished, to which the caller
     /// has exclusive access, and which either never ran or last ran on this
     /// OS thread; the same holds for every coroutine it switches to. No
     /// reference to any of them is held across the call. Must not be called
     /// from inside a coroutine.
-    pub(crate) unsafe fn resume(this: *mut Coroutine) -> bool {
+    #[inline]
+    pub(crate) unsafe fn resume(
+        this: *mut Coroutine,
+        identity: impl FnOnce() -> (u64, Option<Arc<str>>),
+    ) -> bool {
         debug_assert!(CURRENT.get().is_null(), "resume called inside a coroutine");
         // SAFETY: exclusive access by the contract; the reference ends
         // before the jump.
@@ -159,14 +172,31 @@ impl Coroutine {
             Some(ctx) => (ctx, FROM_RESUMER),
             None => {
                 let stack = co.stack.as_ref().expect("coroutine has a stack");
-                // SAFETY: `context::stack::Stack::new` only records the two
-                // bounds. `top` is above `bottom`, both delimit memory this
-                // coroutine owns exclusively (the pool hands a stack to one
-                // owner), and it stays mapped for as long as the context
-                // can run (slabs are never unmapped).
-                let bounds = unsafe {
-                    context::stack::Stack::new(stack.top().cast(), stack.bottom().cast())
+                let (id, name) = identity();
+                // SAFETY: `RECORD_BYTES` is far below any stack's size, so
+                // the record stays inside the stack's memory.
+                let record = unsafe { stack.top().sub(RECORD_BYTES) }.cast::<overflow::Running>();
+                // SAFETY: the stack is this coroutine's alone (the pool
+                // hands a stack to one owner) and unused (fresh, no live
+                // frames: invariant 6); `record` is 64-aligned (`top` is
+                // page-aligned) and writable; no frame will use these bytes
+                // (the context below starts under them).
+                unsafe {
+                    record.write(overflow::Running {
+                        guard: stack.guard(),
+                        stack_size: stack.size(),
+                        id,
+                        name,
+                    })
                 };
+                co.running = record;
+                // SAFETY: `context::stack::Stack::new` only records the two
+                // bounds. `record` is above `bottom`, both delimit memory
+                // this coroutine owns exclusively, and it stays mapped for
+                // as long as the context can run (slabs are never
+                // unmapped).
+                let bounds =
+                    unsafe { context::stack::Stack::new(record.cast(), stack.bottom().cast()) };
                 // SAFETY: `Context::new` (make_fcontext) lays out an initial
                 // frame at the top of `bounds` that calls `entry` on first
                 // jump. The memory is writable and unused (fresh stack, no
@@ -177,10 +207,10 @@ impl Coroutine {
             }
         };
         CURRENT.set(this);
-        // SAFETY: `running` lives in the coroutine, which stays alive until
-        // it is unpublished below (or replaced by `switch_to`, for a
-        // coroutine the caller keeps alive too).
-        unsafe { overflow::set_running(&co.running) };
+        // SAFETY: the record lives at the top of the coroutine's stack,
+        // which stays allocated until it is unpublished below (or replaced
+        // by `switch_to`, for a coroutine the caller keeps alive too).
+        unsafe { overflow::set_running(co.running) };
         // SAFETY: `ctx` is either a fresh context made above or the context
         // the coroutine saved when it last switched away on this OS thread
         // (invariant 4). `jump_fcontext` saves the current registers on this
@@ -197,6 +227,10 @@ impl Coroutine {
         let back = unsafe { &mut *CURRENT.replace(std::ptr::null_mut()) };
         if t.data == FINISHED {
             back.finished = true;
+            // SAFETY: written at the first resume and unpublished above;
+            // nothing reads it again (invariant 7).
+            unsafe { std::ptr::drop_in_place(back.running) };
+            back.running = std::ptr::null_mut();
             let stack = back.stack.take().expect("coroutine has a stack");
             // SAFETY: the coroutine jumped back with FINISHED from the end of
             // `entry`, after its closure and every local of `entry` that
@@ -285,8 +319,8 @@ pub(crate) unsafe fn switch_to(next: *mut Coroutine) {
         .take()
         .expect("switch_to a coroutine that is not suspended");
     CURRENT.set(next);
-    // SAFETY: as in `resume`: `next` stays alive while it runs.
-    unsafe { overflow::set_running(&co.running) };
+    // SAFETY: as in `resume`: `next` and its stack stay alive while it runs.
+    unsafe { overflow::set_running(co.running) };
     // SAFETY: `ctx` is the context `next` saved when it last switched away
     // on this thread (invariant 4). It lands with our address as the data
     // word and stores our context into our `Coroutine` (invariant 3).

@@ -186,6 +186,12 @@ pub(crate) unsafe fn set_running(running: *const Running) {
     compiler_fence(Ordering::SeqCst);
 }
 
+/// The record published on this thread by [`set_running`] (null if none).
+#[cfg(test)]
+pub(crate) fn running_record() -> *const Running {
+    RUNNING.get()
+}
+
 /// The SIGSEGV/SIGBUS handler (protocol steps 4 and 5).
 extern "C" fn handle_fault(signal: c_int, info: *mut siginfo_t, context: *mut c_void) {
     // SAFETY: the kernel passes a valid `siginfo_t` to an SA_SIGINFO handler;

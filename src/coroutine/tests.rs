@@ -18,7 +18,7 @@ fn log(s: &'static str) {
 
 fn new(f: fn()) -> Box<Coroutine> {
     let stack = stack::acquire(64 * 1024).expect("a stack");
-    Box::new(Coroutine::new(stack, f, 1, None))
+    Box::new(Coroutine::new(stack, f))
 }
 
 /// Resumes `c` from the test thread.
@@ -26,7 +26,7 @@ fn resume(c: *mut Coroutine) -> bool {
     // SAFETY: every coroutine of these tests is boxed and lives to the end
     // of its test, on the test's thread; no reference to one is held
     // across a resume.
-    unsafe { Coroutine::resume(c) }
+    unsafe { Coroutine::resume(c, || (1, None)) }
 }
 
 /// A: runs, switches straight to its peer, and finishes when resumed.
@@ -111,4 +111,48 @@ fn direct_switches_ping_pong_and_the_resumer_stores_the_last_one() {
     assert_eq!(TURNS.get(), 1000 * 1_000_000 + 1000);
     assert!(pong.is_suspended(), "pong's last switch stored its context");
     assert!(resume(p2), "pong finishes");
+}
+
+/// Reads the overflow record the running coroutine published.
+fn read_record() {
+    let running = super::overflow::running_record();
+    // SAFETY: published by `resume` for this coroutine, which runs.
+    let r = unsafe { &*running };
+    RECORD.set((r.id, r.stack_size, r.guard.clone()));
+    suspend();
+}
+
+thread_local! {
+    static RECORD: Cell<(u64, usize, std::ops::Range<usize>)> = const { Cell::new((0, 0, 0..0)) };
+}
+
+#[test]
+fn the_overflow_record_lives_on_the_stack_and_is_dropped_at_the_end() {
+    let mut c = new(read_record);
+    let (guard, size, top) = {
+        let s = c.stack.as_ref().unwrap();
+        (s.guard(), s.size(), s.top() as usize)
+    };
+    let name: std::sync::Arc<str> = std::sync::Arc::from("recorded");
+    let p: *mut Coroutine = &mut *c;
+    // SAFETY: as in `resume`, with the identity given here.
+    assert!(!unsafe { Coroutine::resume(p, || (77, Some(name.clone()))) });
+    assert_eq!(RECORD.take(), (77, size, guard));
+    let record = c.running as usize;
+    assert!(
+        record < top && record >= top - super::RECORD_BYTES,
+        "at the stack's top"
+    );
+    assert_eq!(
+        std::sync::Arc::strong_count(&name),
+        2,
+        "the record holds the name"
+    );
+    assert!(resume(p), "finishes");
+    assert_eq!(
+        std::sync::Arc::strong_count(&name),
+        1,
+        "the record was dropped"
+    );
+    assert!(c.running.is_null());
 }

@@ -364,7 +364,7 @@ where
     };
     let stack = stack::acquire(size)?;
     let id = GreenId::next();
-    let co = Coroutine::new(stack, task_entry, id.as_u64(), name.clone());
+    let co = Coroutine::new(stack, task_entry);
     // SAFETY: the caller guarantees the borrows outlive every use of the
     // body.
     let task = unsafe {
