@@ -163,6 +163,46 @@ fn close_wakes_every_blocked_receiver() {
     }
 }
 
+/// A close on a green thread that wakes hundreds of parked receivers
+/// spread over both workers (those of the other worker go to its inbox in
+/// batches), plus receivers on OS threads and on another runtime: every
+/// one of them wakes with `Err`.
+#[test]
+fn close_from_a_green_thread_wakes_hundreds_everywhere() {
+    const GREEN: usize = 300;
+    let other = rt(1);
+    let rt = rt(2);
+    let (tx, rx) = chan::<u32>(Cap::B(0));
+    let mut green: Vec<_> = (0..GREEN)
+        .map(|_| {
+            let rx = rx.clone();
+            rt.spawn(move || rx.recv())
+        })
+        .collect();
+    green.extend((0..3).map(|_| {
+        let rx = rx.clone();
+        other.spawn(move || rx.recv())
+    }));
+    let os: Vec<_> = (0..2)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || rx.recv())
+        })
+        .collect();
+    wait_parked(&rt, "chan recv", GREEN);
+    wait_parked(&other, "chan recv", 3);
+    // The OS threads may or may not be blocked yet: either way they must
+    // end with `Err`.
+    let closer = rt.spawn(move || tx.close());
+    assert!(closer.join().unwrap());
+    for h in green {
+        assert_eq!(h.join().unwrap(), Err(RecvError));
+    }
+    for h in os {
+        assert_eq!(h.join().unwrap(), Err(RecvError));
+    }
+}
+
 #[test]
 fn close_wakes_every_blocked_sender_with_its_message() {
     for cap in [Cap::B(0), Cap::B(1), Cap::B(3)] {

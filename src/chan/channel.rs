@@ -158,9 +158,7 @@ impl Wakes {
 #[cold]
 #[inline(never)]
 fn fire_rest(rest: Vec<Unparker>) {
-    for u in rest {
-        u.unpark();
-    }
+    crate::runtime::parking::unpark_all(rest);
 }
 
 /// The outcome of a receive's reserve step.
@@ -460,9 +458,8 @@ impl<T> Channel<T> {
         inner.closed = true;
         self.closed.store(true, Ordering::Release);
         let mut wakes = Wakes::default();
-        for c in inner.recvq.drain().into_iter().chain(inner.sendq.drain()) {
-            wakes.push(c.settle(CLOSED));
-        }
+        inner.recvq.settle_all(CLOSED, |u| wakes.push(u));
+        inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         drop(inner);
         wakes.fire();
         true
@@ -476,9 +473,7 @@ impl<T> Channel<T> {
         inner.no_receivers = true;
         self.closed.store(true, Ordering::Release);
         let mut wakes = Wakes::default();
-        for c in inner.sendq.drain() {
-            wakes.push(c.settle(CLOSED));
-        }
+        inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         let dropped = inner.buf.take_all();
         self.len.store(0, Ordering::Relaxed);
         drop(inner);

@@ -82,6 +82,27 @@ impl Unparker {
     }
 }
 
+/// Wakes every thread of `unparkers`, like [`Unparker::unpark`] on each in
+/// turn, with green threads of another worker queued there in batches
+/// (`worker::schedule_woken_all`).
+pub(crate) fn unpark_all(unparkers: Vec<Unparker>) {
+    #[cfg(not(loom))]
+    {
+        let mut os = Vec::new();
+        let green = unparkers.into_iter().filter_map(|u| match u {
+            Unparker::Green(task) => task.state.notify().then_some(task),
+            other => {
+                os.push(other);
+                None
+            }
+        });
+        super::worker::schedule_woken_all(green);
+        os.into_iter().for_each(Unparker::unpark);
+    }
+    #[cfg(loom)]
+    unparkers.into_iter().for_each(Unparker::unpark);
+}
+
 /// Payload of the unwind that shutdown injects into blocked green threads.
 /// Private: user code can only see it as an opaque `Box<dyn Any>`.
 #[derive(Debug)]

@@ -135,6 +135,23 @@ impl Remote {
         inbox.drain(..).for_each(f);
     }
 
+    /// Queues woken pinned tasks from another thread at once (one lock,
+    /// at most one wake-up) and wakes the worker if it sleeps, as
+    /// [`Remote::push_inbox`] does for one.
+    pub(crate) fn push_inbox_batch(&self, tasks: &mut Vec<TaskRef>) {
+        if tasks.is_empty() {
+            return;
+        }
+        {
+            let mut inbox = self.inbox.lock();
+            self.inbox_len.fetch_add(tasks.len(), Ordering::SeqCst);
+            inbox.append(tasks);
+        }
+        if self.parker.is_parked() {
+            self.parker.unpark();
+        }
+    }
+
     /// Queues a woken pinned task from another thread and wakes the worker
     /// if it sleeps (see `park.rs` for why no wake-up is lost).
     fn push_inbox(&self, task: TaskRef) {

@@ -381,6 +381,18 @@ impl Header {
             .with_mut(|c| unsafe { crate::coroutine::switch_to(c) })
     }
 
+    /// Starts loading what resuming this task will read first (see
+    /// `Coroutine::prefetch`): called for the task queued next.
+    ///
+    /// # Safety
+    /// The caller runs on the task's home worker, whose queue holds the
+    /// task's run right (so nothing else touches the coroutine meanwhile).
+    #[inline]
+    pub(crate) unsafe fn prefetch(&self) {
+        // SAFETY: by the contract, no one else accesses the coroutine.
+        self.coroutine.with(|c| unsafe { (*c).prefetch() })
+    }
+
     /// Before the first resume, lets the coroutine run on a hot stack.
     ///
     /// # Safety

@@ -375,6 +375,11 @@ impl Worker {
             core.local.pop().or_else(|| core.pinned.pop_front())
         };
         if t.is_some() {
+            if let Some(next) = core.pinned.front() {
+                // SAFETY: a queued pinned task: this worker's queue holds
+                // its run right, and we run on its home worker.
+                unsafe { next.prefetch() };
+            }
             return t;
         }
         remote.drain_inbox(|t| core.pinned.push_back(t));
@@ -759,6 +764,47 @@ pub(crate) fn schedule_woken(task: TaskRef) {
         }
     })
 }
+
+/// Queues started tasks that were just woken (each one's `State::notify`
+/// returned `true`), as [`schedule_woken`] does one by one, but those
+/// pinned to another worker of the caller's runtime go to its inbox in
+/// batches of [`WAKE_BATCH`]: one lock and at most one OS wake-up per
+/// batch (a `close` may wake a million green threads), and the first batch
+/// leaves early so that worker starts on it while the rest are queued.
+pub(crate) fn schedule_woken_all(tasks: impl Iterator<Item = TaskRef>) {
+    with_worker(|w| {
+        let Some(w) = w else {
+            tasks.for_each(schedule_woken);
+            return;
+        };
+        let mut batches: Vec<Vec<TaskRef>> = Vec::new();
+        for task in tasks {
+            if !std::ptr::eq(&*w.shared, task.shared()) {
+                schedule_woken(task);
+                continue;
+            }
+            let home = task.home().expect("a woken task has started");
+            if home == w.index {
+                w.schedule_woken_local(task);
+                continue;
+            }
+            if batches.is_empty() {
+                batches.resize_with(w.shared.num_workers(), Vec::new);
+            }
+            let batch = &mut batches[home];
+            batch.push(task);
+            if batch.len() >= WAKE_BATCH {
+                w.shared.remotes[home].push_inbox_batch(batch);
+            }
+        }
+        for (home, batch) in batches.iter_mut().enumerate() {
+            w.shared.remotes[home].push_inbox_batch(batch);
+        }
+    })
+}
+
+/// Tasks [`schedule_woken_all`] hands to another worker's inbox at once.
+const WAKE_BATCH: usize = 64;
 
 /// Queues a never-started task on `shared`, locally when the caller is one
 /// of its workers.

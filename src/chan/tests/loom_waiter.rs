@@ -77,11 +77,8 @@ fn take_from_sender(q: &Queue) -> Option<usize> {
 /// `close`: settles every queued waiter it can claim as CLOSED.
 fn close(q: &Queue) {
     let mut queue = q.lock();
-    let woken: Vec<Unparker> = queue
-        .drain()
-        .into_iter()
-        .map(|c| c.settle(CLOSED))
-        .collect();
+    let mut woken: Vec<Unparker> = Vec::new();
+    queue.settle_all(CLOSED, |u| woken.push(u));
     drop(queue);
     for u in woken {
         u.unpark();

@@ -100,3 +100,36 @@ fn inbox_wake_reaches_a_parking_worker() {
         w.join().unwrap();
     });
 }
+
+#[test]
+fn inbox_batches_reach_a_worker_that_drains_between_them() {
+    // A `close` waking many green threads pinned to another worker
+    // (`worker::schedule_woken_all`): a first batch leaves early, the rest
+    // follows; each is published (count added) before the waker checks
+    // whether the worker sleeps. The worker drains what it finds and parks
+    // in between: neither batch may be missed.
+    loom::model(|| {
+        let parker = Arc::new(Parker::new());
+        let inbox = Arc::new(AtomicUsize::new(0));
+        let w = {
+            let (parker, inbox) = (parker.clone(), inbox.clone());
+            loom::thread::spawn(move || {
+                let mut taken = 0;
+                while taken < 3 {
+                    taken += inbox.swap(0, Ordering::SeqCst);
+                    if taken < 3 {
+                        parker.park(None, || inbox.load(Ordering::SeqCst) > 0);
+                    }
+                }
+                assert_eq!(taken, 3);
+            })
+        };
+        for batch in [2, 1] {
+            inbox.fetch_add(batch, Ordering::SeqCst);
+            if parker.is_parked() {
+                parker.unpark();
+            }
+        }
+        w.join().unwrap();
+    });
+}
