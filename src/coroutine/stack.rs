@@ -104,7 +104,9 @@ use std::ops::Range;
 use std::ptr::{self, NonNull};
 // This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
 // it uses std and parking_lot directly rather than the `crate::loom` facade.
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -148,8 +150,37 @@ const MODE_MPROTECT: u8 = 2;
 static GUARD_MODE: AtomicU8 = AtomicU8::new(MODE_UNDECIDED);
 /// The page size, 0 until first read from `sysconf`.
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
-/// Number of [`Stack`]s handed out by [`acquire`] and not yet [`release`]d.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Number of [`Stack`]s handed out by [`acquire`] and not yet [`release`]d,
+/// in shards: each thread counts in its own (see [`live_shard`]), so the
+/// spawning worker and the one finishing the green thread do not pass one
+/// cache line back and forth at every spawn. A shard may go negative (a
+/// stack acquired on one thread and released on another); the sum is the
+/// count.
+static LIVE: [CachePadded<AtomicIsize>; LIVE_SHARDS] =
+    [const { CachePadded::new(AtomicIsize::new(0)) }; LIVE_SHARDS];
+/// Shards of [`LIVE`]: threads beyond this many share them.
+const LIVE_SHARDS: usize = 8;
+/// Hands shards of [`LIVE`] to threads in turn.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard of [`LIVE`], picked at first use.
+    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// This thread's shard of [`LIVE`] (the first shard during thread-local
+/// destruction).
+fn live_shard() -> &'static AtomicIsize {
+    let i = SHARD
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % LIVE_SHARDS);
+            }
+            s.get()
+        })
+        .unwrap_or(0);
+    &LIVE[i]
+}
 /// Free stacks shared by all threads. Never dropped, so usable at any point
 /// of process exit. Lock order: a thread's local cache is borrowed (if at
 /// all) before this lock is taken; no syscall runs under it.
@@ -403,7 +434,7 @@ pub(crate) fn acquire(size: usize) -> io::Result<Stack> {
         Some(bottom) => bottom,
         None => acquire_slow(size)?,
     };
-    LIVE.fetch_add(1, Ordering::Relaxed);
+    live_shard().fetch_add(1, Ordering::Relaxed);
     Ok(Stack::from_pool(bottom, size))
 }
 
@@ -446,7 +477,7 @@ pub(crate) unsafe fn release(mut stack: Stack) {
 /// will ever be resumed.
 pub(crate) unsafe fn release_unused(stack: Stack) {
     let (entry, size) = (stack.entry(), stack.size);
-    LIVE.fetch_sub(1, Ordering::Relaxed);
+    live_shard().fetch_sub(1, Ordering::Relaxed);
     let cached = LOCAL
         .try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else {
@@ -500,7 +531,8 @@ pub(crate) fn swap_for_hot(stack: Stack) -> Stack {
 
 /// Stacks handed out by [`acquire`] and not yet [`release`]d (for leak tests).
 pub(crate) fn live_stacks() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    let sum: isize = LIVE.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+    sum.max(0) as usize
 }
 
 /// Step 2 of `release`: moves the [`BATCH`] oldest stacks of a local `bin`
