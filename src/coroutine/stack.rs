@@ -39,7 +39,10 @@
 //!
 //! On Linux 6.13+ a guard is installed with `madvise(MADV_GUARD_INSTALL)`: a
 //! marker in the page tables, not a new memory mapping (VMA), so a million
-//! stacks stay far below the kernel's default `vm.max_map_count` of 65530. If
+//! stacks stay far below the kernel's default `vm.max_map_count` of 65530.
+//! A fresh slab's guards go in together, through vectored
+//! `process_madvise` calls on the calling thread's own pidfd, when the
+//! kernel takes them. If
 //! the kernel answers `EINVAL` (older kernel; `EPERM`/`ENOSYS` from a sandbox
 //! are treated alike), the process switches for good to `mprotect(PROT_NONE)`
 //! guards, which split the slab's mapping: two mappings per stack, hence a
