@@ -107,7 +107,7 @@ use std::ops::Range;
 use std::ptr::{self, NonNull};
 // This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
 // it uses std and parking_lot directly rather than the `crate::loom` facade.
-use std::sync::atomic::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
@@ -196,6 +196,21 @@ fn live_shard() -> &'static AtomicIsize {
 /// of process exit. Lock order: a thread's local cache is borrowed (if at
 /// all) before this lock is taken; no syscall runs under it.
 static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
+/// Set when the warm tier went over its hard budget: a worker finishing a
+/// green thread then wakes a sleeping worker ([`take_scrub_request`]),
+/// whose [`trim`] scrubs the tier off the busy workers' path (a `close`
+/// that ends a million green threads would otherwise spend a third of its
+/// wake-up returning their pages). Only past twice the budget does the
+/// spilling thread scrub itself.
+static SCRUB_WANTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the warm tier asked for a scrub since the last call (see
+/// [`SCRUB_WANTED`]); the caller should wake an idle worker.
+#[inline]
+pub(crate) fn take_scrub_request() -> bool {
+    SCRUB_WANTED.load(Ordering::Relaxed) && SCRUB_WANTED.swap(false, Ordering::Relaxed)
+}
+
 /// Free stacks that may still hold touched pages, passed between threads
 /// without `MADV_DONTNEED` (a green thread spawned on one worker and
 /// finished on another moves its stack this way in every spawn-heavy
@@ -246,8 +261,10 @@ impl Warm {
         n
     }
 
-    /// Adds touched stacks of usable `size`; if that puts the tier over
-    /// `hard`, empties it and returns everything to scrub.
+    /// Adds touched stacks of usable `size`. Over `hard` it asks for an
+    /// idle worker to scrub the tier ([`SCRUB_WANTED`]); over twice that
+    /// (nobody came), it empties the tier and returns everything for the
+    /// caller to scrub.
     fn put(
         &mut self,
         size: usize,
@@ -260,13 +277,23 @@ impl Warm {
         bin.extend(touched);
         self.cost += (bin.len() - before) * warm_cost(size);
         self.last_used = Some(now);
-        (self.cost > hard).then(|| self.empty())
+        if self.cost > hard.saturating_mul(2) {
+            return Some(self.empty());
+        }
+        if self.cost > hard {
+            SCRUB_WANTED.store(true, Ordering::Relaxed);
+        }
+        None
     }
 
-    /// Whether to scrub at `now`, with the `soft` budget.
-    fn trim(&mut self, now: Instant, soft: usize) -> Trim {
+    /// Whether to scrub at `now`, with the `soft` and `hard` budgets: over
+    /// `hard` at once, over `soft` once unused for [`SCAVENGE_AGE`].
+    fn trim(&mut self, now: Instant, soft: usize, hard: usize) -> Trim {
         if self.cost <= soft {
             return Trim::Keep;
+        }
+        if self.cost > hard {
+            return Trim::Scrub(self.empty());
         }
         if let Some(used) = self.last_used {
             let due = used + SCAVENGE_AGE;
@@ -300,10 +327,11 @@ const WARM_STACK_ESTIMATE: usize = 8 << 10;
 /// beyond the local caches once no worker has used it for
 /// [`SCAVENGE_AGE`] ([`trim`]).
 const WARM_BYTES: usize = 64 << 20;
-/// Hard budget of the warm tier (131,072 default-size stacks): past it, the
-/// spilling thread scrubs at once. Between the two budgets, scrubbing waits
-/// for an idle worker, so a burst of green threads finishing together is
-/// not slowed by it.
+/// Hard budget of the warm tier (131,072 default-size stacks): past it, a
+/// sleeping worker is woken to scrub it at once, and past twice that the
+/// spilling thread scrubs. Between the soft and hard budgets, scrubbing
+/// waits for an idle worker and [`SCAVENGE_AGE`], so a burst of green
+/// threads finishing together is not slowed by it.
 const WARM_HARD_BYTES: usize = 16 * WARM_BYTES;
 /// How long the warm tier must sit unused before an idle worker scrubs it
 /// down to nothing ([`trim`]).
@@ -574,12 +602,15 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
 }
 
-/// Scrubs the warm tier if it holds more than its soft budget and has not
-/// been used for [`SCAVENGE_AGE`]. Workers call it when they run out of
-/// work, before they sleep; if the tier is over budget but was used
-/// recently, it returns when to call again.
+/// Scrubs the warm tier if it holds more than its hard budget, or more than
+/// its soft budget and has not been used for [`SCAVENGE_AGE`]. Workers call
+/// it when they run out of work, before they sleep; if the tier is over
+/// budget but was used recently, it returns when to call again.
 pub(crate) fn trim() -> Option<Instant> {
-    let trim = WARM.lock().trim(Instant::now(), WARM_BYTES);
+    SCRUB_WANTED.store(false, Ordering::Relaxed);
+    let trim = WARM
+        .lock()
+        .trim(Instant::now(), WARM_BYTES, WARM_HARD_BYTES);
     match trim {
         Trim::Keep => None,
         Trim::Wait(due) => Some(due),
@@ -1316,10 +1347,22 @@ mod tests {
         let now = Instant::now();
         assert!(warm.put(size, fake_entries(10), now, hard).is_none());
         assert_eq!(warm.cost, 10 * warm_cost(size));
+        // Past the hard budget: kept, and an idle worker is asked for (the
+        // request flag is process-wide; other tests only ever set it too).
+        assert!(warm.put(size, fake_entries(1), now, hard).is_none());
+        assert!(SCRUB_WANTED.load(Ordering::Relaxed), "a scrub is requested");
+        // An idle worker's trim scrubs it at once, however recent its use.
+        match warm.trim(now, hard / 2, hard) {
+            Trim::Scrub(mut bins) => assert_eq!(bins.bin_mut(size, 0).len(), 11),
+            _ => panic!("over the hard budget, trim scrubs without waiting"),
+        }
+        assert_eq!(warm.cost, 0);
+        // Past twice the budget (no worker came), the spiller scrubs.
+        assert!(warm.put(size, fake_entries(20), now, hard).is_none());
         let mut scrubbed = warm
             .put(size, fake_entries(1), now, hard)
-            .expect("one stack past the hard budget empties the tier");
-        assert_eq!(scrubbed.bin_mut(size, 0).len(), 11);
+            .expect("one stack past twice the hard budget empties the tier");
+        assert_eq!(scrubbed.bin_mut(size, 0).len(), 21);
         assert_eq!(warm.cost, 0);
         assert_eq!(warm.bins.bin_mut(size, 0).len(), 0);
     }
@@ -1332,11 +1375,11 @@ mod tests {
         let t0 = Instant::now();
         assert!(warm.put(size, fake_entries(4), t0, usize::MAX).is_none());
         assert!(
-            matches!(warm.trim(t0, soft), Trim::Keep),
+            matches!(warm.trim(t0, soft, usize::MAX), Trim::Keep),
             "within the soft budget"
         );
         assert!(warm.put(size, fake_entries(2), t0, usize::MAX).is_none());
-        let due = match warm.trim(t0, soft) {
+        let due = match warm.trim(t0, soft, usize::MAX) {
             Trim::Wait(due) => due,
             _ => panic!("a tier used just now must wait"),
         };
@@ -1346,13 +1389,18 @@ mod tests {
         let mut out = [0usize; 1];
         assert_eq!(warm.take(size, &mut out, t1), 1);
         assert_eq!(warm.cost, 5 * warm_cost(size));
-        assert!(matches!(warm.trim(due, soft), Trim::Wait(d) if d == t1 + SCAVENGE_AGE));
-        match warm.trim(t1 + SCAVENGE_AGE, soft) {
+        assert!(
+            matches!(warm.trim(due, soft, usize::MAX), Trim::Wait(d) if d == t1 + SCAVENGE_AGE)
+        );
+        match warm.trim(t1 + SCAVENGE_AGE, soft, usize::MAX) {
             Trim::Scrub(mut bins) => assert_eq!(bins.bin_mut(size, 0).len(), 5),
             _ => panic!("a tier unused for SCAVENGE_AGE over its soft budget is scrubbed"),
         }
         assert_eq!(warm.cost, 0);
-        assert!(matches!(warm.trim(t1 + 2 * SCAVENGE_AGE, soft), Trim::Keep));
+        assert!(matches!(
+            warm.trim(t1 + 2 * SCAVENGE_AGE, soft, usize::MAX),
+            Trim::Keep
+        ));
     }
 
     #[test]

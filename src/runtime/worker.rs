@@ -380,6 +380,11 @@ impl Worker {
                 // its run right, and we run on its home worker.
                 unsafe { next.prefetch() };
             }
+            if let Some(after) = core.pinned.get(1) {
+                // The header of the one after, so that its own prefetch
+                // (next time) does not wait for it.
+                after.prefetch_header();
+            }
             return t;
         }
         remote.drain_inbox(|t| core.pinned.push_back(t));
@@ -671,6 +676,9 @@ impl Worker {
             if finished {
                 task.state.transition_to_done();
                 self.shared.complete(&task, self.index);
+                if crate::coroutine::stack::take_scrub_request() {
+                    self.shared.wake_a_sleeper(self.index);
+                }
                 return;
             }
             match self.switch.get() {
