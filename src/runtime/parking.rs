@@ -32,8 +32,11 @@ pub(crate) enum Unparker {
     /// A green thread.
     #[cfg(not(loom))]
     Green(TaskRef),
-    /// A plain OS thread (or a loom thread under `cfg(loom)`).
-    Os(OsThread),
+    /// A plain OS thread (or a loom thread under `cfg(loom)`). Boxed, so
+    /// that an unparker is two words: it moves through every blocking
+    /// channel operation of green threads (in registers, not through the
+    /// stack), while an OS thread that blocks can afford the allocation.
+    Os(Box<OsThread>),
 }
 
 /// A plain OS thread to unpark, with its "parked in goro" flag (counted
@@ -55,11 +58,11 @@ impl Unparker {
                 return Unparker::Green(task);
             }
         }
-        Unparker::Os(OsThread {
+        Unparker::Os(Box::new(OsThread {
             thread: thread::current(),
             #[cfg(not(loom))]
             slot: super::deadlock::os_slot(),
-        })
+        }))
     }
 
     /// Wakes the thread, or makes its next park return at once. Consumes
