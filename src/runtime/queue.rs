@@ -385,6 +385,29 @@ impl<T> Local<T> {
         Some(unsafe { self.inner.read_slot(position) })
     }
 
+    /// Calls `f` on the task the next `pop` would take, if the queue looks
+    /// non-empty, for a hint such as a prefetch of its memory. A thief may
+    /// take that task meanwhile (and run it, and free it): `f` may look at
+    /// the handle itself, never use what it points to.
+    #[inline]
+    pub(crate) fn peek_next<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        // Relaxed: only this handle writes `tail`, and a stale `real` only
+        // makes the hint stale.
+        let tail = self.inner.tail.load(Ordering::Relaxed);
+        let real = Head(self.inner.head.load(Ordering::Relaxed)).real();
+        if real == tail {
+            return None;
+        }
+        self.inner.buffer[(real & MASK) as usize].with(|slot| {
+            // SAFETY: `real != tail`, so this owner wrote the slot at
+            // `real`, and only the owner (this thread, inside this call)
+            // ever writes a slot: its bytes are an initialised `T` for the
+            // whole call, even if a thief copies it out meanwhile (a read,
+            // like this one). `f` is told not to use the task itself.
+            Some(f(unsafe { (*slot).assume_init_ref() }))
+        })
+    }
+
     /// Tasks the owner can still pop (a steal in progress has already taken
     /// its share).
     #[inline]

@@ -380,6 +380,10 @@ impl Worker {
                 // its run right, and we run on its home worker.
                 unsafe { next.prefetch() };
             }
+            // The next new task: its spawner, on another core most of the
+            // time, has just written its header (a cross-core miss per
+            // spawn, perf's top item in a spawn loop).
+            core.local.peek_next(TaskRef::prefetch_header_lines);
             if let Some(after) = core.pinned.get(1) {
                 // The header of the one after, so that its own prefetch
                 // (next time) does not wait for it.

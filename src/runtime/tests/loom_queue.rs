@@ -193,3 +193,30 @@ fn loom_queue_drop_with_tasks_racing_steal() {
         }
     });
 }
+
+/// The owner peeks at its next task (a prefetch hint, `Local::peek_next`)
+/// while a thief steals, and pops between peeks: the peek only reads a slot
+/// the owner wrote, so it never races with a write, and a peeked value is
+/// one of the tasks pushed; every task is still seen exactly once.
+#[test]
+fn loom_queue_peek_races_steal() {
+    loom::model(|| {
+        let (steal, mut local) = queue::local();
+        let mut seen = Vec::new();
+        for task in 0..3 {
+            push(&mut local, task, &mut seen);
+        }
+        let th = thread::spawn(move || thief(&steal, 1));
+        for _ in 0..2 {
+            if let Some(peeked) = local.peek_next(|t| *t) {
+                assert!(peeked < 3, "a peek saw a task never pushed");
+            }
+            if let Some(task) = local.pop() {
+                seen.push(task);
+            }
+        }
+        drain(&mut local, &mut seen);
+        seen.extend(th.join().unwrap());
+        assert_exactly_once(seen, 3);
+    });
+}
