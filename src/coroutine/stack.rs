@@ -98,7 +98,7 @@
 //! global pool. If the local cache is unavailable (during thread-local
 //! destruction), both operations go straight to the global pool.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::ffi::c_void;
 use std::fmt;
@@ -108,10 +108,9 @@ use std::ptr::{self, NonNull};
 // This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
 // it uses std and parking_lot directly rather than the `crate::loom` facade.
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
-
-use crossbeam_utils::CachePadded;
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 /// Usable bytes of a green thread's stack unless the user picks a size; the
@@ -176,7 +175,7 @@ static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's shard of [`LIVE`], picked at first use.
-    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 /// This thread's shard of [`LIVE`] (the first shard during thread-local
@@ -939,7 +938,7 @@ const GUARD_BATCH: usize = 64;
 /// kernel, no `PIDFD_SELF_THREAD`, a sandbox): guards are then installed
 /// one `madvise` at a time.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-static BATCHED_GUARDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+static BATCHED_GUARDS: AtomicBool = AtomicBool::new(true);
 
 /// Installs the guards of a fresh slab's first stacks with vectored
 /// `process_madvise(MADV_GUARD_INSTALL)` calls, up to [`GUARD_BATCH`] per
@@ -951,8 +950,7 @@ static BATCHED_GUARDS: std::sync::atomic::AtomicBool = std::sync::atomic::Atomic
 /// reports errors).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn install_guards_batched(base: usize, stride: usize, page: usize, count: usize) -> usize {
-    use std::sync::atomic::Ordering::Relaxed;
-    if count < 2 || guard_mode() != MODE_GUARD_INSTALL || !BATCHED_GUARDS.load(Relaxed) {
+    if count < 2 || guard_mode() != MODE_GUARD_INSTALL || !BATCHED_GUARDS.load(Ordering::Relaxed) {
         return 0;
     }
     let mut done = 0;
@@ -987,7 +985,7 @@ fn install_guards_batched(base: usize, stride: usize, page: usize, count: usize)
                 err,
                 Some(libc::EINVAL | libc::EBADF | libc::ENOSYS | libc::EPERM | libc::ESRCH)
             ) {
-                BATCHED_GUARDS.store(false, Relaxed);
+                BATCHED_GUARDS.store(false, Ordering::Relaxed);
             }
             return done;
         }

@@ -415,19 +415,6 @@ impl Header {
         self.coroutine.with(|c| unsafe { (*c).prefetch() })
     }
 
-    /// Starts loading the header's first cache line (a hint only).
-    #[inline]
-    pub(crate) fn prefetch_header(&self) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch hint has no memory effect and never faults.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                (self as *const Header).cast::<i8>(),
-                std::arch::x86_64::_MM_HINT_T0,
-            )
-        };
-    }
-
     /// Before the first resume, lets the coroutine run on a hot stack.
     ///
     /// # Safety

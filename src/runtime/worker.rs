@@ -387,7 +387,7 @@ impl Worker {
             if let Some(after) = core.pinned.get(1) {
                 // The header of the one after, so that its own prefetch
                 // (next time) does not wait for it.
-                after.prefetch_header();
+                after.prefetch_header_lines();
             }
             return t;
         }

@@ -78,53 +78,29 @@ fn two_workers_two_tasks_both_run() {
     });
 }
 
-#[test]
-fn inbox_wake_reaches_a_parking_worker() {
-    // A pinned green thread woken from another thread: the waker pushes
-    // to the inbox, then unparks only if the worker is parked.
-    loom::model(|| {
-        let parker = Arc::new(Parker::new());
-        let inbox = Arc::new(AtomicUsize::new(0));
-        let w = {
-            let (parker, inbox) = (parker.clone(), inbox.clone());
-            loom::thread::spawn(move || {
-                while inbox.load(Ordering::SeqCst) == 0 {
-                    parker.park(None, || inbox.load(Ordering::SeqCst) > 0);
-                }
-            })
-        };
-        inbox.fetch_add(1, Ordering::SeqCst);
-        if parker.is_parked() {
-            parker.unpark();
-        }
-        w.join().unwrap();
-    });
-}
-
-#[test]
-fn inbox_batches_reach_a_worker_that_drains_between_them() {
-    // A `close` waking many green threads pinned to another worker
-    // (`worker::schedule_woken_all`): a first batch leaves early, the rest
-    // follows; each is published (count added) before the waker checks
-    // whether the worker sleeps. The worker drains what it finds and parks
-    // in between: neither batch may be missed.
-    loom::model(|| {
+/// A waker publishes `batches` of pinned green threads to a worker's inbox
+/// (the count is added before the waker checks whether the worker sleeps,
+/// and unparks it only if so); the worker drains what it finds and parks in
+/// between. A missed batch shows up as a loom deadlock.
+fn inbox_model(batches: &'static [usize]) {
+    loom::model(move || {
+        let total: usize = batches.iter().sum();
         let parker = Arc::new(Parker::new());
         let inbox = Arc::new(AtomicUsize::new(0));
         let w = {
             let (parker, inbox) = (parker.clone(), inbox.clone());
             loom::thread::spawn(move || {
                 let mut taken = 0;
-                while taken < 3 {
+                while taken < total {
                     taken += inbox.swap(0, Ordering::SeqCst);
-                    if taken < 3 {
+                    if taken < total {
                         parker.park(None, || inbox.load(Ordering::SeqCst) > 0);
                     }
                 }
-                assert_eq!(taken, 3);
+                assert_eq!(taken, total);
             })
         };
-        for batch in [2, 1] {
+        for &batch in batches {
             inbox.fetch_add(batch, Ordering::SeqCst);
             if parker.is_parked() {
                 parker.unpark();
@@ -132,4 +108,18 @@ fn inbox_batches_reach_a_worker_that_drains_between_them() {
         }
         w.join().unwrap();
     });
+}
+
+#[test]
+fn inbox_wake_reaches_a_parking_worker() {
+    // A pinned green thread woken from another thread.
+    inbox_model(&[1]);
+}
+
+#[test]
+fn inbox_batches_reach_a_worker_that_drains_between_them() {
+    // A `close` waking many green threads pinned to another worker
+    // (`worker::schedule_woken_all`): a first batch leaves early, the rest
+    // follows.
+    inbox_model(&[2, 1]);
 }
