@@ -404,11 +404,13 @@ impl Header {
     }
 
     /// Starts loading what resuming this task will read first (see
-    /// `Coroutine::prefetch`): called for the task queued next.
+    /// `Coroutine::prefetch`): called for the task queued next, or just
+    /// woken to run next.
     ///
     /// # Safety
-    /// The caller runs on the task's home worker, whose queue holds the
-    /// task's run right (so nothing else touches the coroutine meanwhile).
+    /// The caller runs on the task's home worker and holds the task's run
+    /// right, or that worker's queue does (so nothing else touches the
+    /// coroutine meanwhile).
     #[inline]
     pub(crate) unsafe fn prefetch(&self) {
         // SAFETY: by the contract, no one else accesses the coroutine.

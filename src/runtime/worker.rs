@@ -759,6 +759,14 @@ pub(crate) fn schedule_woken(task: TaskRef) {
     with_worker(|w| match w {
         Some(w) if std::ptr::eq(&*w.shared, task.shared()) => {
             if task.home() == Some(w.index) {
+                // One green thread woken by another of its worker (a
+                // channel hand-off): it runs next, usually within a few
+                // hundred instructions, so start loading its stack now
+                // (not in `schedule_woken_all`, whose wake storms would
+                // evict such lines long before their turn).
+                // SAFETY: we run on its home worker, and it is woken but
+                // not queued yet: nothing else touches its coroutine.
+                unsafe { task.prefetch() };
                 w.schedule_woken_local(task)
             } else {
                 // Another worker of our own runtime: `w.shared` keeps the
