@@ -716,7 +716,10 @@ fn os_threads_alone_keep_order_and_see_close() {
                     })
                 })
                 .collect();
-            receivers.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+            receivers
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .sum::<usize>()
         });
         assert_eq!(got, 4 * PER, "{cap:?}: a message lost or duplicated");
 

@@ -136,29 +136,26 @@ impl Remote {
     }
 
     /// Queues woken pinned tasks from another thread at once (one lock,
-    /// at most one wake-up) and wakes the worker if it sleeps, as
-    /// [`Remote::push_inbox`] does for one.
+    /// at most one wake-up), as [`Remote::push_inbox`] does for one.
     pub(crate) fn push_inbox_batch(&self, tasks: &mut Vec<TaskRef>) {
-        if tasks.is_empty() {
-            return;
-        }
-        {
-            let mut inbox = self.inbox.lock();
-            self.inbox_len.fetch_add(tasks.len(), Ordering::SeqCst);
-            inbox.append(tasks);
-        }
-        if self.parker.is_parked() {
-            self.parker.unpark();
+        if !tasks.is_empty() {
+            self.push_inbox_with(tasks.len(), |inbox| inbox.append(tasks));
         }
     }
 
-    /// Queues a woken pinned task from another thread and wakes the worker
-    /// if it sleeps (see `park.rs` for why no wake-up is lost).
+    /// Queues a woken pinned task from another thread.
     fn push_inbox(&self, task: TaskRef) {
+        self.push_inbox_with(1, |inbox| inbox.push(task));
+    }
+
+    /// Adds `n` tasks to the inbox with `add`, under its lock, then wakes
+    /// the worker if it sleeps (see `park.rs` for why no wake-up is lost).
+    #[inline(always)]
+    fn push_inbox_with(&self, n: usize, add: impl FnOnce(&mut Vec<TaskRef>)) {
         {
             let mut inbox = self.inbox.lock();
-            inbox.push(task);
-            self.inbox_len.fetch_add(1, Ordering::SeqCst);
+            add(&mut inbox);
+            self.inbox_len.fetch_add(n, Ordering::SeqCst);
         }
         if self.parker.is_parked() {
             self.parker.unpark();
