@@ -61,7 +61,7 @@ pub(crate) struct Ring<T> {
 impl<T> Ring<T> {
     fn with_capacity(cap: usize) -> Ring<T> {
         Ring {
-            cells: (0..cap).map(|_| MaybeUninit::uninit()).collect(),
+            cells: Box::new_uninit_slice(cap),
             head: 0,
             len: 0,
         }
@@ -73,6 +73,7 @@ impl<T> Ring<T> {
 
     /// Moves the message out of `src` into the tail; the caller checked
     /// there is room.
+    #[inline]
     fn push_from(&mut self, src: &mut Slot<T>) {
         assert!(self.len < self.cap());
         let i = wrap(self.head + self.len, self.cap());
@@ -82,6 +83,7 @@ impl<T> Ring<T> {
     }
 
     /// Moves the head's message into the empty `dst`.
+    #[inline]
     fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
         if self.len == 0 {
             return false;
@@ -95,17 +97,39 @@ impl<T> Ring<T> {
         true
     }
 
-    /// Moves every value into a ring of `cap` cells (`cap >= len`).
+    /// An unbounded buffer's ring, full: doubles it.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.resize(2 * self.cap());
+    }
+
+    /// An unbounded buffer's ring, under a quarter full: halves it, down to
+    /// its floor.
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        self.resize((self.cap() / 2).max(list_floor::<T>()));
+    }
+
+    /// Moves every value into a ring of `cap` cells (`cap >= len`), in at
+    /// most two block copies (the live cells up to the end of the ring,
+    /// then those wrapped to its start).
     fn resize(&mut self, cap: usize) {
+        debug_assert!(cap >= self.len);
         let mut next = Ring::with_capacity(cap);
-        for k in 0..self.len {
-            let i = wrap(self.head + k, self.cap());
-            // SAFETY: cell `i` is live and moved exactly once; cell `k` of
-            // the new ring is free. `self.len` is reset below so nothing is
-            // dropped twice.
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.cells[i].as_ptr(), next.cells[k].as_mut_ptr(), 1)
-            };
+        let first = self.len.min(self.cap() - self.head);
+        let src = self.cells.as_ptr();
+        let dst = next.cells.as_mut_ptr();
+        // SAFETY: cells `head..head + first` and `0..len - first` of the
+        // old ring are its `len` live values, in order (`first` stops at
+        // the end of the ring); they go to cells `0..len` of the new one,
+        // which has room (`cap >= len`) and is a separate allocation. Each
+        // value moves once: `self.len` is reset below so the old ring
+        // drops none of them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.add(self.head), dst, first);
+            std::ptr::copy_nonoverlapping(src, dst.add(first), self.len - first);
         }
         next.len = self.len;
         self.len = 0;
@@ -172,13 +196,14 @@ impl<T> Buffer<T> {
 
     /// Moves the message in `src` to the tail; the caller checked
     /// `!is_full()`.
+    #[inline(always)]
     pub(crate) fn push_from(&mut self, src: &mut Slot<T>) {
         match self {
             Buffer::Zero => unreachable!("push to a zero-capacity buffer"),
             Buffer::Array(r) => r.push_from(src),
             Buffer::List(r) => {
                 if r.len == r.cap() {
-                    r.resize(2 * r.cap());
+                    r.grow();
                 }
                 r.push_from(src);
             }
@@ -186,6 +211,7 @@ impl<T> Buffer<T> {
     }
 
     /// Moves the head message into the empty `dst`; `false` if empty.
+    #[inline(always)]
     pub(crate) fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
         match self {
             Buffer::Zero => false,
@@ -193,7 +219,7 @@ impl<T> Buffer<T> {
             Buffer::List(r) => {
                 let got = r.pop_into(dst);
                 if r.len < r.cap() / 4 && r.cap() > list_floor::<T>() {
-                    r.resize((r.cap() / 2).max(list_floor::<T>()));
+                    r.shrink();
                 }
                 got
             }
@@ -256,6 +282,34 @@ mod tests {
                 assert_eq!(pop(&mut b), Some(round * 10_000 + i));
             }
         }
+    }
+
+    /// Growing and shrinking while the live cells wrap around the end of
+    /// the ring keeps FIFO order (the two block copies of `resize`).
+    #[test]
+    fn list_resizes_while_wrapped_keep_fifo() {
+        let mut b = Buffer::unbounded();
+        let mut model = std::collections::VecDeque::new();
+        let mut next = 0u64;
+        // Waves: push three, pop two until large, then pop three, push
+        // one until small, so every resize meets a different head.
+        for wave in 0..6 {
+            for _ in 0..3000 {
+                let (pushes, pops) = if wave % 2 == 0 { (3, 2) } else { (1, 3) };
+                for _ in 0..pushes {
+                    push(&mut b, next);
+                    model.push_back(next);
+                    next += 1;
+                }
+                for _ in 0..pops {
+                    assert_eq!(pop(&mut b), model.pop_front());
+                }
+            }
+        }
+        while let Some(v) = model.pop_front() {
+            assert_eq!(pop(&mut b), Some(v));
+        }
+        assert_eq!(pop(&mut b), None);
     }
 
     #[test]
