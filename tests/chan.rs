@@ -33,8 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::rt;
-use goro::runtime::Runtime;
+use common::{rt, wait_parked};
 use goro::{
     Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
     TrySendError,
@@ -86,26 +85,6 @@ fn chan<T>(cap: Cap) -> (Sender<T>, Receiver<T>) {
     match cap {
         Cap::B(n) => goro::bounded(n),
         Cap::Unb => goro::unbounded(),
-    }
-}
-
-/// Waits until `rt` shows exactly `n` green threads parked on `what`
-/// ("chan send" / "chan recv"); panics with the dump after 10 s.
-fn wait_parked(rt: &Runtime, what: &str, n: usize) {
-    let pat = format!("parked: {what}]");
-    let start = Instant::now();
-    loop {
-        let dump = rt.dump();
-        let k = dump.lines().filter(|l| l.contains(&pat)).count();
-        if k == n {
-            return;
-        }
-        assert!(k < n, "more than {n} parked on {what}:\n{dump}");
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "waited 10 s for {n} parked on {what}:\n{dump}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

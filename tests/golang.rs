@@ -18,28 +18,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::rt;
-use goro::runtime::Runtime;
+use common::{rt, wait_parked};
 use goro::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
-
-/// Waits until `rt` shows exactly `n` green threads parked on `what`
-/// ("chan send" / "chan recv"); panics with the dump after 10 s.
-fn wait_parked(rt: &Runtime, what: &str, n: usize) {
-    let pat = format!("parked: {what}]");
-    let start = Instant::now();
-    loop {
-        let dump = rt.dump();
-        let k = dump.lines().filter(|l| l.contains(&pat)).count();
-        if k == n {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "waited 10 s for {n} parked on {what}:\n{dump}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A receive that fails the test instead of hanging it.
 fn recv<T>(rx: &Receiver<T>) -> T {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::rt;
+use common::{rt, wait_parked};
 use goro::{Select, bounded, select, select_biased, unbounded};
 
 #[test]
@@ -424,6 +424,60 @@ fn stress_select_over_capacities_0_0_2_3() {
         }
         assert_eq!(received.load(Ordering::SeqCst), total);
     });
+}
+
+/// A `Select::ready` parked on an unbuffered channel wakes when a peer
+/// arrives and blocks there (a receiver for its send case, a sender for
+/// its recv case): the peer's reserve step tells the readiness waiter to
+/// look again, and that wake-up must reach it also when the peer goes on
+/// to block (it did not: the ready call slept to its deadline). The peer
+/// runs on an OS thread, then on a green thread.
+#[test]
+fn ready_wakes_when_a_peer_arrives_and_blocks() {
+    for peer_on_green in [false, true] {
+        for send_case in [true, false] {
+            let rt = rt(2);
+            let (tx, rx) = bounded::<i32>(0);
+            let (tx2, rx2) = (tx.clone(), rx.clone());
+            let waiter = rt.spawn(move || {
+                let mut sel = Select::new();
+                if send_case {
+                    sel.send(&tx2);
+                } else {
+                    sel.recv(&rx2);
+                }
+                // A missed wake-up shows as a wait to the deadline (then
+                // the case is ready): 20 s, against microseconds.
+                let start = std::time::Instant::now();
+                let woke = sel.ready_timeout(Duration::from_secs(20)).is_ok()
+                    && start.elapsed() < Duration::from_secs(10);
+                // Complete the peer's operation either way.
+                if send_case {
+                    tx2.send(7).unwrap();
+                } else {
+                    assert_eq!(rx2.recv(), Ok(7));
+                }
+                woke
+            });
+            wait_parked(&rt, "select", 1);
+            let peer = move || {
+                if send_case {
+                    assert_eq!(rx.recv(), Ok(7));
+                } else {
+                    tx.send(7).unwrap();
+                }
+            };
+            if peer_on_green {
+                rt.spawn(peer).join().unwrap();
+            } else {
+                std::thread::spawn(peer).join().unwrap();
+            }
+            assert!(
+                waiter.join().unwrap(),
+                "ready (send case: {send_case}) missed a peer on a green thread: {peer_on_green}"
+            );
+        }
+    }
 }
 
 #[test]

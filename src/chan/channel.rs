@@ -145,14 +145,26 @@ impl Wakes {
         }
     }
 
-    /// Wakes everyone collected.
+    /// Wakes everyone collected. Call it once the lock is released: that
+    /// is the point of collecting.
     #[inline(always)]
     pub(crate) fn fire(self) {
-        let Wakes { first, rest } = self;
-        if let Some(u) = first {
+        drop(self)
+    }
+}
+
+/// A `Wakes` fires when dropped, so none is ever lost: an unparker held
+/// here belongs to a party already told its outcome (settled), which waits
+/// for this wake-up alone. Every path of the channel code fires it
+/// explicitly after unlocking; this only makes a path that forgets late,
+/// never silent (`Select::ready` once slept to its deadline that way).
+impl Drop for Wakes {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(u) = self.first.take() {
             u.unpark();
         }
-        if let Some(rest) = rest {
+        if let Some(rest) = self.rest.take() {
             fire_rest(*rest);
         }
     }
@@ -384,7 +396,11 @@ impl<T> Channel<T> {
                     return r;
                 }
             }
+            // (The reserve step may have told readiness waiters to look
+            // again: `wakes` is fired on every way out.)
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                drop(inner);
+                wakes.fire();
                 return Err(Fail::Timeout);
             }
             // Bounded and buffered, on an OS thread: first watch for room
@@ -395,10 +411,11 @@ impl<T> Channel<T> {
             {
                 spun = true;
                 drop(inner);
+                wakes.fire();
                 spin_until(|| self.len() < cap || self.is_closed());
                 continue;
             }
-            if let Some(r) = self.block(inner, slot, deadline, true) {
+            if let Some(r) = self.block(inner, wakes, slot, deadline, true) {
                 return r;
             } // else RETRY: start over
         }
@@ -444,23 +461,38 @@ impl<T> Channel<T> {
                     continue; // the sender gave up: start over
                 }
                 Err(Fail::Full) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    drop(inner);
+                    wakes.fire();
+                    return Err(e);
+                }
             }
+            // (The reserve step may have told readiness waiters to look
+            // again: `wakes` is fired on every way out.)
             let deadline = match deadline {
-                Some(None) => return Err(Fail::Full),
-                Some(Some(d)) if Instant::now() >= d => return Err(Fail::Timeout),
-                Some(d) => d,
-                None => None,
+                Some(None) => Err(Fail::Full),
+                Some(Some(d)) if Instant::now() >= d => Err(Fail::Timeout),
+                Some(d) => Ok(d),
+                None => Ok(None),
+            };
+            let deadline = match deadline {
+                Ok(d) => d,
+                Err(e) => {
+                    drop(inner);
+                    wakes.fire();
+                    return Err(e);
+                }
             };
             // Buffered, on an OS thread: first watch for a message (then
             // start over), as a lock-free channel's receiver would.
             if !spun && self.cap != Some(0) && spins_here() {
                 spun = true;
                 drop(inner);
+                wakes.fire();
                 spin_until(|| self.len() > 0 || self.is_closed());
                 continue;
             }
-            if let Some(r) = self.block(inner, out, deadline, false) {
+            if let Some(r) = self.block(inner, wakes, out, deadline, false) {
                 return r;
             } // else RETRY: start over
         }
@@ -469,12 +501,14 @@ impl<T> Channel<T> {
     /// The blocking half of `send` (`send == true`) and `recv`: queues a
     /// waiter over `slot` and parks until a peer settles it, the channel
     /// closes, or `deadline` passes. Entered with the lock held (`inner`)
-    /// after the reserve step failed; releases it before parking. `None`
-    /// means RETRY (start the operation over).
+    /// after the reserve step failed; releases it, then fires the reserve
+    /// step's `wakes`, before parking. `None` means RETRY (start the
+    /// operation over).
     #[inline(always)]
     fn block(
         &self,
         mut inner: Guard<'_, Inner<T>>,
+        wakes: Wakes,
         slot: *mut Slot<T>,
         deadline: Option<Instant>,
         send: bool,
@@ -491,6 +525,7 @@ impl<T> Channel<T> {
         // before `w` left the queue.
         unsafe { q.push(&w) };
         drop(inner);
+        wakes.fire();
         match Blocked::new(self, &cell, &w, send).wait(deadline) {
             DONE => Some(Ok(())),
             CLOSED => Some(Err(Fail::Closed)),

@@ -28,6 +28,7 @@ use super::task::{TaskRef, WaitReason};
 
 /// Wakes one parked green thread or OS thread.
 #[derive(Clone, Debug)]
+#[must_use = "an unparker dropped unused is a lost wake-up"]
 pub(crate) enum Unparker {
     /// A green thread.
     #[cfg(not(loom))]

@@ -30,3 +30,25 @@ pub(crate) fn child_role() -> Option<String> {
 pub(crate) fn rt(n: usize) -> goro::runtime::Runtime {
     goro::runtime::Builder::new().workers(n).build().unwrap()
 }
+
+/// Waits until `rt` shows exactly `n` green threads parked on `what`
+/// ("chan send", "chan recv", "select"), polling `Runtime::dump`; panics
+/// with the dump after 10 s.
+pub(crate) fn wait_parked(rt: &goro::runtime::Runtime, what: &str, n: usize) {
+    use std::time::{Duration, Instant};
+    let pat = format!("parked: {what}]");
+    let start = Instant::now();
+    loop {
+        let dump = rt.dump();
+        let k = dump.lines().filter(|l| l.contains(&pat)).count();
+        if k == n {
+            return;
+        }
+        assert!(k < n, "more than {n} parked on {what}:\n{dump}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {n} parked on {what}:\n{dump}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -196,3 +196,30 @@ fn select_over_buffered_channels_races_two_senders() {
         assert_eq!(tally.dropped(), 2);
     });
 }
+
+/// A `Select::ready` waiting on a send case, then a receiver that finds
+/// no sender and blocks: the receiver's reserve step tells the readiness
+/// waiter to look again, and must wake it (before it parks itself) so the
+/// select sees the receiver and sends. A dropped wake-up leaves both
+/// parked: a loom deadlock.
+#[test]
+fn ready_wakes_when_a_peer_blocks() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(0);
+        let sender = {
+            let tally = tally.clone();
+            spawn(move || {
+                let mut sel = crate::chan::Select::new();
+                sel.send(&tx);
+                assert_eq!(sel.ready(), 0);
+                tx.send(tally.msg(0)).unwrap();
+            })
+        };
+        let got = rx.recv().expect("the sender stays");
+        assert_eq!(got.id, 0);
+        drop(got);
+        sender.join();
+        assert_eq!(tally.dropped(), 1);
+    });
+}
