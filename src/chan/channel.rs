@@ -148,8 +148,16 @@ impl Wakes {
     /// Wakes everyone collected. Call it once the lock is released: that
     /// is the point of collecting.
     #[inline(always)]
-    pub(crate) fn fire(self) {
-        drop(self)
+    pub(crate) fn fire(mut self) {
+        let (first, rest) = (self.first.take(), self.rest.take());
+        // Nothing left for `drop`: skip its second look.
+        std::mem::forget(self);
+        if let Some(u) = first {
+            u.unpark();
+        }
+        if let Some(rest) = rest {
+            fire_rest(*rest);
+        }
     }
 }
 
