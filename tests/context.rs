@@ -166,3 +166,50 @@ fn cancel_stops_workers_across_green_threads() {
         }
     });
 }
+
+/// A cancel that loses the race to a parent's cancel on another thread
+/// still returns only once every child is cancelled (Go: both take the
+/// node's lock, under which the winner cancels the children). Before, the
+/// loser returned at once, with children not yet cancelled, in most runs
+/// of this loop.
+#[test]
+fn a_cancel_racing_the_parents_returns_with_every_child_cancelled() {
+    for _ in 0..2000 {
+        let (root, root_cancel) = context::with_cancel(&Context::background());
+        let (mid, mid_cancel) = context::with_cancel(&root);
+        let kids: Vec<_> = (0..100).map(|_| context::with_cancel(&mid)).collect();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let b = barrier.clone();
+        let t = std::thread::spawn(move || {
+            b.wait();
+            root_cancel.cancel();
+        });
+        barrier.wait();
+        mid_cancel.cancel();
+        let late = kids.iter().filter(|(k, _)| k.err().is_none()).count();
+        assert_eq!(late, 0, "children not cancelled when cancel returned");
+        t.join().unwrap();
+    }
+}
+
+/// A deadline context made inside `run` is cancelled when its deadline
+/// passes, after `run` has returned (the worker hands its timers to the
+/// global timer thread as the runtime stops); so does a timer channel.
+#[test]
+fn deadlines_made_inside_a_runtime_fire_after_it_ends() {
+    let (ctx, after) = goro::run(|| {
+        let (ctx, cancel) =
+            context::with_timeout(&Context::background(), Duration::from_millis(30));
+        std::mem::forget(cancel);
+        (ctx, goro::after(Duration::from_millis(30)))
+    });
+    assert_eq!(
+        ctx.done().recv_timeout(Duration::from_secs(20)),
+        Err(goro::RecvTimeoutError::Closed)
+    );
+    assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    assert!(
+        after.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "the timer channel fired"
+    );
+}

@@ -65,6 +65,11 @@ const SCENARIOS: &[Scenario] = &[
         expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
     },
     Scenario {
+        name: "a_cancelled_context_deadline_does_not_silence_it",
+        run: a_cancelled_context_deadline_does_not_silence_it,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
         name: "an_os_thread_that_will_send",
         run: an_os_thread_that_will_send,
         expect: Expect::Completes,
@@ -175,6 +180,19 @@ fn a_sleeping_green_thread_that_will_send() {
         rx.recv().unwrap()
     });
     assert_eq!(v, 8);
+}
+
+/// A context whose deadline is an hour away, cancelled at once: its timer
+/// is dead (Go stops it), so it does not hold off the report for an hour.
+fn a_cancelled_context_deadline_does_not_silence_it() {
+    use goro::context::{self, Context};
+    goro::run(|| {
+        let (_ctx, cancel) =
+            context::with_timeout(&Context::background(), Duration::from_secs(3600));
+        cancel.cancel();
+        let (_tx, rx) = goro::bounded::<()>(0);
+        let _ = rx.recv();
+    });
 }
 
 fn a_pending_timer() {

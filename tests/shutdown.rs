@@ -106,3 +106,108 @@ fn a_green_thread_that_catches_the_unwind_still_finishes() {
     });
     assert_eq!(caught.load(Ordering::SeqCst), 1);
 }
+
+/// Green threads whose destructors block (here: join a sleeping helper)
+/// while they unwind, for the shutdown or from a panic of their own. std keeps "this thread is
+/// panicking" per OS thread, so while one of them is parked in the middle
+/// of its unwind, the others of its worker see it set too; they used to
+/// take it for their own, skip their unwind and park for good, and `run`
+/// never returned. Run on a watchdog thread: a hang fails the test.
+#[test]
+fn green_threads_that_block_in_destructors_while_unwinding_all_end() {
+    let _g = SERIAL.lock();
+    struct JoinOnDrop(Option<goro::JoinHandle<()>>, Arc<AtomicUsize>);
+    impl Drop for JoinOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                let _ = h.join();
+            }
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for workers in [1, 2] {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let d = dropped.clone();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = common::rt(workers);
+            rt.block_on(move || {
+                let (ready_tx, ready_rx) = goro::bounded::<()>(0);
+                for i in 0..4 {
+                    let (d, ready) = (d.clone(), ready_tx.clone());
+                    goro::go!(move || {
+                        let helper = goro::go!(|| goro::sleep(Duration::from_secs(3600)));
+                        let _guard = JoinOnDrop(Some(helper), d);
+                        let (_tx, rx) = goro::bounded::<()>(0);
+                        ready.send(()).unwrap();
+                        if i % 2 == 0 {
+                            // Unwinds now, on its own, and blocks in the
+                            // guard's drop until the shutdown.
+                            panic!("expected: a green thread panics");
+                        }
+                        let _ = rx.recv(); // until the shutdown unwinds it
+                    });
+                }
+                for _ in 0..4 {
+                    ready_rx.recv().unwrap();
+                }
+            });
+            drop(rt);
+            done_tx.send(()).unwrap();
+        });
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+            "{workers} workers: the runtime's drop hung"
+        );
+        assert_eq!(dropped.load(Ordering::SeqCst), 4, "every guard dropped");
+    }
+}
+
+/// A destructor that sends on an unbuffered channel while its green thread
+/// unwinds for the shutdown: the receiver's owner, another green thread,
+/// is unwound too and drops it, which fails the send, so the destructor
+/// and the shutdown finish whichever green thread unwinds first.
+#[test]
+fn a_destructor_blocked_on_a_channel_ends_when_its_peer_is_unwound() {
+    let _g = SERIAL.lock();
+    struct SendOnDrop(goro::Sender<i32>, Arc<AtomicUsize>);
+    impl Drop for SendOnDrop {
+        fn drop(&mut self) {
+            assert!(self.0.send(1).is_err(), "nobody receives");
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for round in 0..20 {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let d = dropped.clone();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            goro::run(move || {
+                let (tx, rx) = goro::bounded::<i32>(0);
+                let (_keep, block) = goro::bounded::<()>(0);
+                let block2 = block.clone();
+                let (ready_tx, ready_rx) = goro::bounded::<()>(2);
+                let r = ready_tx.clone();
+                goro::go!(move || {
+                    let _guard = SendOnDrop(tx, d);
+                    r.send(()).unwrap();
+                    let _ = block.recv();
+                });
+                goro::go!(move || {
+                    let _rx = rx; // dropped when this one unwinds
+                    ready_tx.send(()).unwrap();
+                    let _ = block2.recv();
+                });
+                ready_rx.recv().unwrap();
+                ready_rx.recv().unwrap();
+                std::mem::forget(_keep); // `block` stays open
+            });
+            done_tx.send(()).unwrap();
+        });
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+            "round {round}: run never returned"
+        );
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    }
+}

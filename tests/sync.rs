@@ -137,6 +137,46 @@ fn waitgroup_done_below_zero_panics() {
     wg.done();
 }
 
+/// An `add` that overflows, or a `done` below zero, panics and leaves the
+/// counter as it was: a waiter still waits for the right count, and a
+/// concurrent `add` never sees a wrapped-around counter.
+#[test]
+fn waitgroup_misuse_panics_and_leaves_the_counter_intact() {
+    let wg = WaitGroup::new();
+    wg.add(1);
+    let w = wg.clone();
+    let waiter = std::thread::spawn(move || w.wait());
+    let overflow = std::panic::catch_unwind(|| wg.add(usize::MAX));
+    assert!(overflow.is_err(), "overflow panics");
+    wg.done(); // the count was still 1
+    waiter.join().unwrap();
+
+    // `done` at zero, again and again, while another thread waits on the
+    // (zero) counter: a wait that saw it wrapped to usize::MAX would park
+    // and never be woken. Watched: a hang fails the test.
+    let wg = WaitGroup::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let misuser = {
+        let (wg, stop) = (wg.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                assert!(std::panic::catch_unwind(|| wg.done()).is_err());
+            }
+        })
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..50_000 {
+            wg.wait();
+        }
+        done_tx.send(()).unwrap();
+    });
+    let finished = done_rx.recv_timeout(Duration::from_secs(60)).is_ok();
+    stop.store(true, Ordering::Relaxed);
+    misuser.join().unwrap();
+    assert!(finished, "a wait on a zero counter hung");
+}
+
 #[test]
 fn waitgroup_clones_share_one_counter_and_drops_are_not_done() {
     let wg = WaitGroup::new();
@@ -222,6 +262,48 @@ fn condvar_wait_timeout_times_out_and_notify_wakes() {
         drop(g);
         n.join().unwrap();
     });
+}
+
+/// A notified green waiter that is unwound by a runtime shutdown while it
+/// locks the mutex again passes its notification on: the next waiter (an
+/// OS thread here) wakes.
+#[test]
+fn a_notification_survives_its_waiter_unwinding_in_the_relock() {
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let rt = rt(1);
+    let p = pair.clone();
+    rt.spawn(move || {
+        let (m, cv) = &*p;
+        let _g = cv.wait(m.lock());
+    });
+    wait_parked(&rt, "condvar", 1);
+    let p = pair.clone();
+    let (os_tx, os_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (m, cv) = &*p;
+        let mut g = m.lock();
+        *g += 1;
+        // No notification of its own comes: only the green waiter's,
+        // passed on.
+        let _ = os_tx.send(*cv.wait_while(g, |v| *v != 7));
+    });
+    // The OS thread queues behind the green one (it released the mutex).
+    while *pair.0.lock() == 0 {
+        std::thread::yield_now();
+    }
+    let (m, cv) = &*pair;
+    let mut g = m.lock();
+    cv.notify_one(); // to the green waiter, the oldest
+    wait_parked(&rt, "mutex", 1); // which now waits to lock again
+    // The shutdown unwinds it there (it never gets the mutex we hold).
+    std::thread::spawn(move || drop(rt)).join().unwrap();
+    *g = 7;
+    drop(g);
+    assert_eq!(
+        os_rx.recv_timeout(Duration::from_secs(20)),
+        Ok(7),
+        "the OS waiter was woken"
+    );
 }
 
 #[test]

@@ -84,12 +84,17 @@ impl Canceler {
     }
 
     /// Cancels this context and every descendant with `err` (a no-op if
-    /// already cancelled).
+    /// already cancelled). All of it runs under this node's lock, as in
+    /// Go: a cancel that finds the node already cancelled, or under way
+    /// on another thread, waits there until every child is cancelled, so
+    /// each call returns with the whole subtree cancelled (invariant 3).
+    /// Locks are taken parent before child only, so they cannot deadlock.
     pub(crate) fn cancel(&self, err: ContextError) {
         let code = match err {
             ContextError::Canceled => 1,
             ContextError::DeadlineExceeded => 2,
         };
+        let mut c = self.children.lock();
         if self
             .err
             .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
@@ -98,10 +103,14 @@ impl Canceler {
             return;
         }
         self.done_tx.close();
-        let children = std::mem::take(&mut self.children.lock().list);
-        for (_, child) in children {
+        for (_, child) in std::mem::take(&mut c.list) {
             child.cancel(err);
         }
+    }
+
+    /// Whether this context has been cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.err().is_some()
     }
 
     /// Registers `child` to be cancelled with this context; if this one is
@@ -109,7 +118,7 @@ impl Canceler {
     fn adopt(&self, child: &Arc<Canceler>) -> Option<u64> {
         let mut c = self.children.lock();
         if let Some(err) = self.err() {
-            drop(c);
+            // Under our lock, as `cancel` does (parent before child).
             child.cancel(err);
             return None;
         }

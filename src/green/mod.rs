@@ -272,6 +272,11 @@ pub(crate) fn install_panic_hook() {
         panic::set_hook(Box::new(move |info| match crate::current() {
             None => prev(info),
             Some(g) => {
+                // This green thread starts unwinding (see
+                // `parking::unwinding_here`).
+                crate::runtime::worker::with_current_task(|t| {
+                    t.into_iter().for_each(|t| t.set_unwinding(true))
+                });
                 let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
                     s
                 } else if let Some(s) = info.payload().downcast_ref::<String>() {

@@ -157,8 +157,11 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
     let on_green = with_current_task(|t| match t {
         None => false,
         Some(t) => {
-            if cancellable && t.state.is_cancelled() && !std::thread::panicking() {
-                return true;
+            // Cancelled in the middle of its own unwind (a destructor
+            // that blocks), it must not start another: it parks as usual,
+            // until its wait ends.
+            if cancellable && t.state.is_cancelled() && !unwinding_here(t) {
+                return true; // unwinds below
             }
             if t.state.take_notification() {
                 return true;
@@ -168,7 +171,11 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
                 Ordering::Relaxed,
             );
             t.set_wait_reason(reason);
-            park_current(deadline);
+            if std::thread::panicking() || t.is_unwinding() {
+                park_mid_unwind(t, deadline);
+            } else {
+                park_current(deadline);
+            }
             t.set_wait_reason(WaitReason::None);
             true
         }
@@ -200,11 +207,80 @@ fn park_inner(deadline: Option<Instant>, _reason: Reason, _cancellable: bool) {
     }
 }
 
+/// Whether the running green thread `t` is unwinding.
+///
+/// std's `thread::panicking` is kept per OS thread, and a worker's green
+/// threads share one: while a green thread is switched out in the middle
+/// of its unwind (a destructor that blocks), std reports "panicking" to
+/// every other green thread of the worker too, until that one finishes.
+/// So goro keeps its own flag per green thread (`Header::is_unwinding`):
+/// set by goro's panic hook when the green thread panics and when goro
+/// unwinds it for a shutdown, cleared whenever std says the OS thread is
+/// not panicking (the unwind was caught), and set when std says it is and
+/// no other green thread of the worker is switched out mid-unwind (then
+/// the panic must be this one's, started without the hook, e.g. by
+/// `resume_unwind`). std's flag itself cannot be kept per green thread:
+/// other green threads of the worker still see it (a `std::sync::Mutex`
+/// guard they drop then poisons it), which the README lists.
+#[cfg(not(loom))]
+pub(crate) fn unwinding_here(t: &super::task::Task) -> bool {
+    if !std::thread::panicking() {
+        t.set_unwinding(false);
+        return false;
+    }
+    if !t.is_unwinding() && super::worker::mid_unwind() == 0 {
+        t.set_unwinding(true);
+    }
+    t.is_unwinding()
+}
+
+/// [`park_inner`]'s park of green thread `t` when std says its OS thread
+/// is panicking or `t` was last seen unwinding: clears a stale mark (a
+/// panic it caught), and counts the park while it lasts among its
+/// worker's green threads switched out mid-unwind if it is one.
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn park_mid_unwind(t: &super::task::Task, deadline: Option<Instant>) {
+    use super::worker::{park_counted, park_current};
+    if unwinding_here(t) {
+        park_counted(|| park_current(deadline));
+    } else {
+        park_current(deadline);
+    }
+}
+
+/// Whether the caller is unwinding: std's flag on a plain OS thread,
+/// [`unwinding_here`] on a green thread.
+#[cfg(not(loom))]
+pub(crate) fn panicking() -> bool {
+    use super::worker::with_current_task;
+    with_current_task(|t| match t {
+        Some(t) => unwinding_here(t),
+        None => std::thread::panicking(),
+    })
+}
+
+/// Whether the caller is unwinding (under loom every party is a thread).
+#[cfg(loom)]
+pub(crate) fn panicking() -> bool {
+    std::thread::panicking()
+}
+
 /// Unwinds the calling green thread because its runtime shuts down, unless
 /// it is already unwinding.
 #[cfg(not(loom))]
 pub(crate) fn unwind_for_shutdown() {
-    if !std::thread::panicking() {
+    use super::worker::with_current_task;
+    let unwind = with_current_task(|t| match t {
+        Some(t) if unwinding_here(t) => false,
+        Some(t) => {
+            t.set_unwinding(true);
+            true
+        }
+        None => !std::thread::panicking(),
+    });
+    if unwind {
         std::panic::resume_unwind(Box::new(Shutdown));
     }
 }

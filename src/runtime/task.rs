@@ -31,7 +31,7 @@ use super::scheduler::Shared;
 use super::state::State;
 use crate::coroutine::Coroutine;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 /// A green thread: its header and a type-erased body.
 pub(crate) type Task = Cell<dyn Body>;
@@ -274,6 +274,11 @@ pub(crate) struct Header {
     pub(crate) state: State,
     /// What the task blocks on, a `WaitReason` (for `Runtime::dump`).
     wait_reason: AtomicU8,
+    /// Whether this green thread is unwinding, as far as goro can tell
+    /// (std's own flag is per OS thread, shared by the worker's green
+    /// threads: `parking::unwinding_here`). Touched only by the green
+    /// thread itself.
+    unwinding: AtomicBool,
     /// The runtime this green thread belongs to; see [`Header::shared`].
     shared: NonNull<Shared>,
     /// Worker index once started, `NO_HOME` before (invariant 2).
@@ -312,6 +317,7 @@ impl Header {
             home: AtomicUsize::new(NO_HOME),
             park_seq: AtomicU64::new(0),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
+            unwinding: AtomicBool::new(false),
             coroutine: UnsafeCell::new(coroutine),
             owned_slot: AtomicUsize::new(usize::MAX),
         }
@@ -435,6 +441,16 @@ impl Header {
     /// What the task blocks on.
     pub(crate) fn wait_reason(&self) -> WaitReason {
         WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    /// Records whether the green thread is unwinding (called on it).
+    pub(crate) fn set_unwinding(&self, unwinding: bool) {
+        self.unwinding.store(unwinding, Ordering::Relaxed);
+    }
+
+    /// Whether the green thread was last recorded as unwinding.
+    pub(crate) fn is_unwinding(&self) -> bool {
+        self.unwinding.load(Ordering::Relaxed)
     }
 }
 

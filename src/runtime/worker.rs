@@ -109,6 +109,10 @@ pub(crate) struct Worker {
     /// and its deadline: the one that runs next publishes the park
     /// (`Worker::land`).
     parking: Cell<Option<(TaskRef, Option<Instant>)>>,
+    /// Green threads of this worker switched out in the middle of their
+    /// own unwind (std's panicking flag then reads true for every green
+    /// thread of the worker: `parking::unwinding_here`).
+    mid_unwind: Cell<usize>,
 }
 
 struct Core {
@@ -224,6 +228,23 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     })
 }
 
+/// Green threads of the caller's worker switched out in the middle of
+/// their own unwind (0 on a plain OS thread).
+pub(crate) fn mid_unwind() -> usize {
+    with_worker(|w| w.map_or(0, |w| w.mid_unwind.get()))
+}
+
+/// Runs `f`, a park of the running green thread in the middle of its own
+/// unwind, counted meanwhile among its worker's green threads switched
+/// out mid-unwind.
+#[cold]
+pub(crate) fn park_counted(f: impl FnOnce()) {
+    with_worker(|w| match w {
+        Some(w) => w.count_mid_unwind(true, f),
+        None => f(),
+    })
+}
+
 /// Parks the running green thread until notified (or until `deadline`):
 /// switches straight to the next green thread of its worker if there is
 /// one (`Worker::next_suspended`), else back to the worker. Either way the
@@ -233,7 +254,7 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
 ///
 /// # Panics
 /// If the caller is not a green thread.
-#[inline]
+#[inline(always)]
 pub(crate) fn park_current(deadline: Option<Instant>) {
     let w = WORKER.get();
     assert!(!w.is_null(), "goro: not on a green thread");
@@ -254,7 +275,9 @@ pub(crate) fn yield_current() -> Option<bool> {
     // SAFETY: as in `with_worker`.
     let w = unsafe { &*w };
     let task = w.current.get()?;
-    w.switch_away(task, Switch::Yield);
+    // SAFETY: `current` holds a count of the task while set.
+    let mid = std::thread::panicking() && super::parking::unwinding_here(unsafe { task.as_ref() });
+    w.count_mid_unwind(mid, || w.switch_away(task, Switch::Yield));
     // SAFETY: the task is still running (we are it), and `current` holds a
     // count of it.
     Some(unsafe { task.as_ref() }.state.is_cancelled())
@@ -296,10 +319,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
         current: Cell::new(None),
         switch: Cell::new(Switch::Yield),
         parking: Cell::new(None),
+        mid_unwind: Cell::new(0),
     };
     WORKER.set(&worker);
     worker.run_loop();
     WORKER.set(std::ptr::null());
+    worker.hand_over_timers();
 }
 
 impl Worker {
@@ -467,6 +492,34 @@ impl Worker {
         debug_assert!(unsafe { t.is_suspended() }, "a queued started task");
         debug_assert_eq!(t.home(), Some(self.index));
         Some(t)
+    }
+
+    /// The runtime has ended: the timer channels and context deadlines
+    /// still armed here go to the global timer thread, to fire on time
+    /// after all (wake-ups of green threads are moot: none is left).
+    fn hand_over_timers(&self) {
+        let timers = std::mem::take(&mut self.core.borrow_mut().timers);
+        for Reverse(t) in timers {
+            if let TimerKind::Fire(fire) = t.kind
+                && !fire.is_dead()
+            {
+                #[cfg(not(loom))]
+                crate::time::arm_global(t.deadline, fire);
+            }
+        }
+        self.publish_timers();
+    }
+
+    /// Runs `f` (a switch away of the running green thread) counted in
+    /// `mid_unwind` if `mid`.
+    fn count_mid_unwind(&self, mid: bool, f: impl FnOnce()) {
+        if mid {
+            self.mid_unwind.set(self.mid_unwind.get() + 1);
+        }
+        f();
+        if mid {
+            self.mid_unwind.set(self.mid_unwind.get() - 1);
+        }
     }
 
     /// Whether this worker's own queues hold anything.

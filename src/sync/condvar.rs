@@ -7,7 +7,8 @@
 //! mutex again before returning. A waiter whose deadline passes removes
 //! itself; if a notification reached it first it reports no time-out (the
 //! notification is consumed, never lost). A waiter unwinding for a runtime
-//! shutdown passes a notification it received on to the next waiter.
+//! shutdown, while it waits or while it locks the mutex again, passes a
+//! notification it received on to the next waiter.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -220,7 +221,12 @@ impl Condvar {
         let state = waitq::wait(&waiter, deadline, Why::Condvar, |unwinding| {
             self.abandon(&waiter, unwinding)
         });
-        (mutex.lock(), WaitTimeoutResult(state == WAITING))
+        // Re-locking may unwind for a runtime shutdown too: a notification
+        // this waiter took then goes to the next waiter, as in `abandon`.
+        let pass_on = PassOn(self, state != WAITING);
+        let guard = mutex.lock();
+        std::mem::forget(pass_on);
+        (guard, WaitTimeoutResult(state == WAITING))
     }
 
     /// Step 3: removes a waiter that gave up; on an unwind, a notification
@@ -297,3 +303,16 @@ impl fmt::Debug for Condvar {
 // that unwind leave their queue), so observing it after one is fine.
 impl std::panic::UnwindSafe for Condvar {}
 impl std::panic::RefUnwindSafe for Condvar {}
+
+/// Passes a notification on to the next waiter when dropped, which happens
+/// only if re-locking the mutex after it unwinds (it is forgotten
+/// otherwise); `.1` says whether there is one to pass.
+struct PassOn<'c>(&'c Condvar, bool);
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.notify_one();
+        }
+    }
+}

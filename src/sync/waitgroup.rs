@@ -88,11 +88,16 @@ impl WaitGroup {
     /// wg.wait();
     /// ```
     pub fn add(&self, n: usize) {
-        let prev = self.inner.count.fetch_add(n, Ordering::Relaxed);
-        assert!(
-            prev.checked_add(n).is_some(),
-            "sync: WaitGroup counter overflow"
-        );
+        // A compare-and-swap loop, not `fetch_add`: an overflow leaves the
+        // counter as it was.
+        if self
+            .inner
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_add(n))
+            .is_err()
+        {
+            panic!("sync: WaitGroup counter overflow");
+        }
     }
 
     /// Subtracts one from the counter; at zero every waiter wakes.
@@ -110,11 +115,16 @@ impl WaitGroup {
     /// assert!(r.is_err()); // below zero
     /// ```
     pub fn done(&self) {
-        let prev = self.inner.count.fetch_sub(1, Ordering::AcqRel);
-        if prev == 0 {
-            self.inner.count.fetch_add(1, Ordering::Relaxed);
+        // A compare-and-swap loop, not `fetch_sub`: a `done` below zero
+        // never shows a wrapped-around counter to a concurrent `add` or
+        // `wait`.
+        let Ok(prev) = self
+            .inner
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(1))
+        else {
             panic!("sync: negative WaitGroup counter");
-        }
+        };
         if prev == 1 {
             self.release();
         }

@@ -29,9 +29,9 @@
 //!
 //! A timer made on a green thread fires from its worker, so it fires late
 //! if a green thread blocks that worker's OS thread (a `std` lock or
-//! `std::thread::sleep`, which goro cannot see), and never if the runtime
-//! shuts down first (its receivers then wait forever, as on a channel
-//! whose sender went to sleep).
+//! `std::thread::sleep`, which goro cannot see). If the runtime shuts down
+//! first, the worker hands its live timers to the global timer thread as
+//! it stops, and they fire from there.
 
 pub(crate) mod driver;
 
@@ -69,12 +69,14 @@ impl Fire {
 
     /// Whether firing would be pointless, so the timer may be dropped:
     /// every receiver of the channel is gone (the channel itself never
-    /// closes, invariant 1), or the context is gone.
+    /// closes, invariant 1), or the context is gone or already cancelled
+    /// (Go stops a context's timer on cancel; a dead timer no longer
+    /// silences the deadlock detector).
     pub(crate) fn is_dead(&self) -> bool {
         match &self.kind {
             FireKind::Chan { tx, .. } => tx.is_closed(),
             #[cfg(not(loom))]
-            FireKind::Cancel(c) => c.strong_count() == 0,
+            FireKind::Cancel(c) => c.upgrade().is_none_or(|c| c.is_cancelled()),
         }
     }
 }
@@ -97,10 +99,16 @@ impl Expire for Fire {
         }
         let period = period?;
         // The next multiple of `period` after `now` (ticks missed while the
-        // timer could not run are dropped, as Go's ticker does).
-        let behind = now.saturating_duration_since(deadline).as_nanos() / period.as_nanos();
-        let n = u32::try_from(behind.saturating_add(1)).ok()?;
-        deadline.checked_add(period.checked_mul(n)?)
+        // timer could not run are dropped, as Go's ticker does), in 128-bit
+        // nanoseconds: a stall of any length keeps the ticker going.
+        let p = period.as_nanos();
+        let late = now.saturating_duration_since(deadline).as_nanos();
+        let ahead = p - late % p; // in (0, p]
+        let ahead = Duration::new(
+            u64::try_from(ahead / 1_000_000_000).ok()?,
+            (ahead % 1_000_000_000) as u32,
+        );
+        now.checked_add(ahead)
     }
 }
 
@@ -215,6 +223,15 @@ fn arm(when: Instant, fire: Fire) {
 #[cfg(loom)]
 fn arm(_when: Instant, _fire: Fire) {}
 
+/// Arms `fire` for `when` on the global timer thread: a worker that stops
+/// (its runtime shut down) hands over its live timers this way, so a timer
+/// channel or a context deadline made inside a runtime still fires after
+/// it.
+#[cfg(not(loom))]
+pub(crate) fn arm_global(when: Instant, fire: Fire) {
+    global().register(when, fire);
+}
+
 /// The global timer thread's driver, started on first use.
 #[cfg(not(loom))]
 fn global() -> &'static driver::Driver<Fire> {
@@ -250,4 +267,41 @@ pub(crate) fn idle_timer_threads() -> Option<usize> {
         return Some(0);
     }
     (global().pending() == 0).then_some(1)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Fire;
+    use super::driver::Expire;
+
+    /// A ticker that fires late re-arms at the next multiple of its period
+    /// after now, however late: a stall of billions of periods (here 5 s
+    /// of a 1 ns ticker) used to overflow the tick count and stop it.
+    #[test]
+    fn a_ticker_fired_very_late_rearms_at_the_next_period() {
+        for (period, late) in [
+            (Duration::from_nanos(1), Duration::from_secs(5)),
+            (Duration::from_nanos(3), Duration::from_secs(5)),
+            (Duration::from_millis(7), Duration::from_millis(100)),
+            (Duration::from_secs(2), Duration::ZERO),
+        ] {
+            let (tx, rx) = crate::chan::bounded(1);
+            let mut fire = Fire::chan(tx, Some(period));
+            let deadline = Instant::now();
+            let now = deadline + late;
+            let next = fire.expire(deadline, now).expect("a ticker re-arms");
+            assert!(
+                next > now && next - now <= period,
+                "{period:?} late by {late:?}"
+            );
+            assert_eq!(
+                (next - deadline).as_nanos() % period.as_nanos(),
+                0,
+                "on the ticker's phase"
+            );
+            assert_eq!(rx.try_recv(), Ok(now), "the late tick is delivered");
+        }
+    }
 }

@@ -469,7 +469,7 @@ impl Drop for SelectedOperation<'_> {
             // is over.
             unsafe { self.case.op.clear(self.case.cell) };
         }
-        if !std::thread::panicking() {
+        if !crate::runtime::parking::panicking() {
             panic!("dropped `SelectedOperation` without completing the operation");
         }
     }
