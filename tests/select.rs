@@ -131,6 +131,33 @@ fn send_value_is_built_only_for_the_chosen_case() {
     assert_eq!(built.get(), 20);
 }
 
+/// An operand may be any expression giving a channel or a reference to
+/// one, `if` and `match` included: Go's idiom of switching a case off
+/// with a nil channel (`never()`), as crossbeam-channel's `select!` takes
+/// it.
+#[test]
+fn if_and_match_operands_switch_cases_off() {
+    let (tx, rx) = bounded::<i32>(1);
+    let never = goro::never::<i32>();
+    for enabled in [true, false] {
+        tx.send(1).unwrap();
+        let got = select! {
+            recv(if enabled { &rx } else { &never }) -> v => v.ok(),
+            default => None,
+        };
+        assert_eq!(got, enabled.then_some(1));
+        if !enabled {
+            assert_eq!(rx.recv(), Ok(1));
+        }
+        let sent = select! {
+            send(match enabled { true => &tx, false => &tx }, 2) -> r => r.is_ok(),
+            default => false,
+        };
+        assert!(sent);
+        assert_eq!(rx.recv(), Ok(2));
+    }
+}
+
 #[test]
 fn operands_are_evaluated_once_in_source_order() {
     let order = std::cell::RefCell::new(Vec::new());

@@ -194,12 +194,18 @@ macro_rules! __select_internal {
             } })
     }};
 
+    // The operand is evaluated with no expected type first (so that `if`
+    // and `match` operands giving `&Receiver` type-check branch by
+    // branch), then coerced: `&Receiver`, `&&Receiver`, `&*arc`... all
+    // deref to `&Receiver`.
     (@bind recv $h:ident $c:ident $op:expr) => {
-        let $h: &$crate::Receiver<_> = &$op;
+        let $h = &$op;
+        let $h: &$crate::Receiver<_> = $h;
         let mut $c = $crate::__private::select::recv_cell($h);
     };
     (@bind send $h:ident $c:ident $op:expr) => {
-        let $h: &$crate::Sender<_> = &$op;
+        let $h = &$op;
+        let $h: &$crate::Sender<_> = $h;
     };
     (@case recv $h:ident $c:ident) => {
         $crate::__private::select::recv_case($h, &mut $c)
