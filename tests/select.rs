@@ -507,6 +507,58 @@ fn ready_wakes_when_a_peer_arrives_and_blocks() {
     }
 }
 
+/// A sender blocked in a `select` on a full buffered channel keeps its
+/// turn: the receive that frees a cell reserves it for the select, ahead
+/// of a plain sender queued after it and of a newcomer's `try_send`
+/// (before, the select was only told to try again and queued anew at the
+/// back). (A receive that comes while the select still builds its value
+/// finds the buffer empty and takes the plain sender's message directly:
+/// a limit of building send values lazily.)
+#[test]
+fn a_selecting_sender_keeps_its_turn_on_a_buffered_channel() {
+    for dynamic in [false, true] {
+        let rt = rt(2);
+        let (tx, rx) = bounded::<i32>(1);
+        tx.send(0).unwrap();
+        let t1 = tx.clone();
+        let h1 = rt.spawn(move || {
+            if dynamic {
+                let mut sel = Select::new();
+                let i = sel.send(&t1);
+                let op = sel.select();
+                assert_eq!(op.index(), i);
+                op.send(&t1, 1).unwrap();
+            } else {
+                select! { send(t1, 1) -> r => r.unwrap() }
+            }
+        });
+        wait_parked(&rt, "select", 1);
+        let t2 = tx.clone();
+        let h2 = rt.spawn(move || t2.send(2).unwrap());
+        wait_parked(&rt, "chan send", 1);
+        assert_eq!(rx.recv(), Ok(0));
+        // The freed cell is the select's now, built or not.
+        assert!(
+            tx.try_send(99).is_err(),
+            "a newcomer took the select's turn"
+        );
+        // It completes into its cell (it would wait for room for good if
+        // the cell had gone to the plain sender).
+        let start = std::time::Instant::now();
+        while !h1.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the select never sent"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        h1.join().unwrap();
+        let rest: Vec<i32> = (0..2).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(rest, [1, 2], "dynamic: {dynamic}");
+        h2.join().unwrap();
+    }
+}
+
 #[test]
 fn dynamic_select_remove_ready_and_errors() {
     let (tx1, rx1) = bounded::<i32>(1);

@@ -10,7 +10,11 @@
 //!    (readiness waiters of `Select::ready` aside).
 //! 2. A message available in the buffer implies no live receiver waits; a
 //!    buffer with room (counting cells reserved by selecting senders,
-//!    `pending_send`) implies no live plain sender waits.
+//!    `pending_send`) implies no live sender waits, plain or selecting
+//!    (`refill` serves them in order: a selecting one gets a reserved
+//!    cell, which no later sender can take; a receive that comes before
+//!    the select has built its value still finds the buffer empty and
+//!    may take a later plain sender's message directly).
 //! 3. Once `closed` or `no_receivers`, both queues stay empty.
 //!
 //! # Operations
@@ -46,7 +50,8 @@ use super::buffer::Buffer;
 use super::lock::{Guard, Lock};
 use super::slot::Slot;
 use super::waiter::{
-    self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RETRY, Rendezvous, WaitCell, WaitQueue, Waiter,
+    self, ABANDONED, CLOSED, Claim, DELIVERED, DONE, RESERVED, RETRY, Rendezvous, WaitCell,
+    WaitQueue, Waiter,
 };
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::parking::{self, Unparker};
@@ -230,18 +235,26 @@ impl<T> Inner<T> {
         self.closed || self.no_receivers
     }
 
-    /// After room appeared: moves blocked senders' messages into the
-    /// buffer while there is room; selecting senders ahead of them are
-    /// told to try again (they have no value to move yet).
+    /// After room appeared: serves blocked senders in arrival order while
+    /// there is room. A plain sender's message moves into the buffer; a
+    /// selecting sender (no value built yet) gets a cell reserved for it
+    /// (`RESERVED`, counted in `pending_send`), so neither loses its turn
+    /// to a sender queued behind it or to a newcomer; a readiness waiter
+    /// is told to look again.
     fn refill(&mut self, wakes: &mut Wakes) {
         while !self.no_room() {
             let Some(mut c) = self.sendq.pop() else { break };
+            let notify = c.is_notify();
             match c.slot() {
                 Some(slot) => {
                     self.buf.push_from(slot);
                     wakes.push(c.settle(DONE));
                 }
-                None => wakes.push(c.settle(RETRY)),
+                None if notify => wakes.push(c.settle(RETRY)),
+                None => {
+                    self.pending_send += 1;
+                    wakes.push(c.settle(RESERVED));
+                }
             }
         }
     }

@@ -63,6 +63,9 @@ pub(crate) const CLOSED: usize = 4;
 pub(crate) const RETRY: usize = 5;
 /// Final: a receiver waits at the cell's rendezvous for this send case.
 pub(crate) const PAIRED: usize = 6;
+/// Final: a buffer cell is reserved for this (selecting) send case, which
+/// completes into it (`Channel::complete_send`), keeping its turn.
+pub(crate) const RESERVED: usize = 7;
 
 const KIND_BITS: u32 = 3;
 

@@ -15,7 +15,9 @@
 //!    its waiters are queued.
 //! 4. Woken (or timed out, having abandoned the cell), lock every channel
 //!    again and take out the waiters still queued, then report the case.
-//!    `RETRY` goes back to step 1.
+//!    `RETRY` goes back to step 1. `RESERVED` (a receive freed room in a
+//!    full buffer and kept a cell for a send case, in its turn) reports
+//!    that case reserved, as step 2 would.
 //!
 //! A receive case that meets a selecting sender pairs with it through the
 //! rendezvous in its cell and waits for the value before returning; if the
@@ -28,7 +30,7 @@ use std::time::Instant;
 use super::super::channel::{Channel, Fail, Got, SendReady, Wakes};
 use super::super::slot::Slot;
 use super::super::waiter::{
-    self, ABANDONED, CLOSED, DELIVERED, DONE, PAIRED, RETRY, Rendezvous, WaitCell, Waiter,
+    self, ABANDONED, CLOSED, DELIVERED, DONE, PAIRED, RESERVED, RETRY, Rendezvous, WaitCell, Waiter,
 };
 use crate::runtime::parking;
 
@@ -556,6 +558,8 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             CLOSED if cases[case].send => return Some((case, Token::SendClosed)),
             CLOSED => return Some((case, Token::Recv)),
             PAIRED => return Some((case, Token::SendPaired(paired))),
+            // A receive freed room and kept a cell for this send case.
+            RESERVED => return Some((case, Token::SendReserved)),
             k => unreachable!("select woke in state {k}"),
         }
     }
@@ -722,9 +726,17 @@ impl Drop for Registered<'_, '_, '_> {
             self.cell.wait_settled(reason())
         };
         self.unregister();
-        if waiter::kind(state) == PAIRED {
+        match waiter::kind(state) {
             // SAFETY: the rendezvous of our `PAIRED` state, settled once.
-            unsafe { Rendezvous::fail(self.cell.paired()) };
+            PAIRED => unsafe { Rendezvous::fail(self.cell.paired()) },
+            RESERVED => {
+                // The cell kept for our send case goes to whoever is next.
+                let c = &self.cases[waiter::case(state)];
+                // SAFETY: the token our `RESERVED` state stands for, given
+                // back once, to the channel of that case.
+                unsafe { c.op.abort(Token::SendReserved) };
+            }
+            _ => {}
         }
         // A message a sender delivered (`DONE`) stays in its case's cell
         // and drops with it.

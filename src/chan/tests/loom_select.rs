@@ -223,3 +223,41 @@ fn ready_wakes_when_a_peer_blocks() {
         assert_eq!(tally.dropped(), 1);
     });
 }
+
+/// A selecting sender blocked on a full capacity-1 channel, and a plain
+/// sender: the receive that frees the cell serves the first queued of them
+/// (a selecting one gets the cell reserved, `RESERVED`, and completes into
+/// it). Every message arrives once, nothing stays reserved or queued.
+#[test]
+fn a_freed_cell_is_reserved_for_a_selecting_sender() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(1);
+        let (_stop_tx, stop) = bounded::<()>(0);
+        tx.send(tally.msg(0)).unwrap();
+        let a = {
+            let (tx, tally) = (tx.clone(), tally.clone());
+            spawn(move || {
+                select! {
+                    send(tx, tally.msg(1)) -> r => r.unwrap(),
+                    recv(stop) -> _ => panic!("stop stays open"),
+                }
+            })
+        };
+        let b = {
+            let tally = tally.clone();
+            spawn(move || tx.send(tally.msg(2)).unwrap())
+        };
+        let mut got: Vec<usize> = (0..3).map(|_| rx.recv().unwrap().id).collect();
+        assert_eq!(got[0], 0, "the buffered message first");
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        a.join();
+        b.join();
+        assert_eq!(rx.chan.queued(), (0, 0), "nothing left queued");
+        assert_eq!(rx.len(), 0);
+        assert_eq!(tally.dropped(), 3);
+    });
+}
