@@ -156,6 +156,12 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The state the workers share (for the crate's own tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// Runs `f` as a green thread on this runtime and blocks the calling
     /// OS thread until it returns; a panic in `f` resumes in the caller.
     /// Other green threads keep running afterwards (dropping the runtime

@@ -123,6 +123,8 @@ struct Core {
     runnext_streak: u32,
     searching: bool,
     timers: BinaryHeap<Reverse<Timer>>,
+    /// Heap size at which `push_timer` sweeps stale timers out.
+    sweep_timers_at: usize,
     /// How long to sleep before re-checking for a deadlock that only a
     /// thread outside the runtime stands in the way of (`sleep`); reset
     /// when work is found.
@@ -313,6 +315,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
             runnext_streak: 0,
             searching: false,
             timers: BinaryHeap::new(),
+            sweep_timers_at: crate::time::driver::SWEEP_MIN,
             deadlock_backoff: DEADLOCK_BACKOFF_MIN,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
         }),
@@ -639,9 +642,19 @@ impl Worker {
         self.shared.remotes[self.index].set_timers(n);
     }
 
-    /// Adds `timer` to the heap (on this worker's thread only).
+    /// Adds `timer` to the heap (on this worker's thread only). Stale
+    /// timers (wake-ups of parks that ended early, timer channels nobody
+    /// can receive from) would stay until their deadlines: once the heap
+    /// has doubled since the last sweep, they go (amortised O(1)).
     fn push_timer(&self, timer: Timer) {
-        self.core.borrow_mut().timers.push(Reverse(timer));
+        {
+            let mut core = self.core.borrow_mut();
+            if core.timers.len() >= core.sweep_timers_at {
+                core.timers.retain(|Reverse(t)| !t.is_stale());
+                core.sweep_timers_at = (2 * core.timers.len()).max(crate::time::driver::SWEEP_MIN);
+            }
+            core.timers.push(Reverse(timer));
+        }
         self.publish_timers();
     }
 
@@ -886,4 +899,30 @@ pub(crate) fn schedule_new(shared: &Arc<Shared>, task: TaskRef) {
         Some(w) if Arc::ptr_eq(&w.shared, shared) => w.schedule_new_local(task),
         _ => shared.schedule_new_remote(task),
     })
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    /// A `select` loop that makes an hour-long `after` per turn and never
+    /// takes it leaves dead timers behind: the heap is swept as it grows,
+    /// so it stays small instead of holding one timer per turn for an hour
+    /// (410 bytes each).
+    #[test]
+    fn dead_timers_are_swept_as_the_heap_grows() {
+        let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
+        rt.block_on(|| {
+            let (tx, rx) = crate::bounded::<u32>(1);
+            for i in 0..10_000 {
+                tx.send(i).unwrap();
+                crate::select! {
+                    recv(rx) -> v => assert_eq!(v, Ok(i)),
+                    recv(crate::after(Duration::from_secs(3600))) -> _ => unreachable!(),
+                }
+            }
+        });
+        let timers = rt.shared().remotes[0].timers();
+        assert!(timers < 200, "{timers} timers left on the heap");
+    }
 }

@@ -34,7 +34,16 @@ pub(crate) trait Expire: Send + 'static {
     /// Fires for the deadline `deadline` at time `now` (`now >= deadline`);
     /// returns the deadline to fire again at, or `None` when done.
     fn expire(&mut self, deadline: Instant, now: Instant) -> Option<Instant>;
+
+    /// Whether firing would do nothing (every receiver gone, the context
+    /// cancelled or freed), so the entry may go before its deadline.
+    fn is_dead(&self) -> bool {
+        false
+    }
 }
+
+/// A heap smaller than this is never swept for dead entries.
+pub(crate) const SWEEP_MIN: usize = 64;
 
 /// A heap of timers and the condition variable its thread waits on.
 pub(crate) struct Driver<E> {
@@ -42,6 +51,9 @@ pub(crate) struct Driver<E> {
     cvar: Condvar,
     /// Entries registered and not yet done (see the module doc).
     pending: AtomicUsize,
+    /// Heap size at which `register` sweeps dead entries out (written
+    /// under the lock).
+    sweep_at: AtomicUsize,
 }
 
 struct Entry<E> {
@@ -72,6 +84,7 @@ impl<E: Expire> Driver<E> {
             state: Mutex::new(BinaryHeap::new()),
             cvar: Condvar::new(),
             pending: AtomicUsize::new(0),
+            sweep_at: AtomicUsize::new(SWEEP_MIN),
         }
     }
 
@@ -79,6 +92,18 @@ impl<E: Expire> Driver<E> {
     pub(crate) fn register(&self, deadline: Instant, e: E) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let mut heap = self.state.lock();
+        // Dead entries (a `select` loop over `after(1 h)` makes one per
+        // turn) would stay until their deadlines: once the heap has
+        // doubled since the last sweep, drop them (amortised O(1) per
+        // registration).
+        if heap.len() >= self.sweep_at.load(Ordering::Relaxed) {
+            let before = heap.len();
+            heap.retain(|Reverse(t)| !t.e.is_dead());
+            self.pending
+                .fetch_sub(before - heap.len(), Ordering::SeqCst);
+            self.sweep_at
+                .store((2 * heap.len()).max(SWEEP_MIN), Ordering::Relaxed);
+        }
         let earliest = heap.peek().is_none_or(|Reverse(t)| deadline < t.deadline);
         heap.push(Reverse(Entry { deadline, e }));
         drop(heap);

@@ -82,6 +82,10 @@ impl Fire {
 }
 
 impl Expire for Fire {
+    fn is_dead(&self) -> bool {
+        Fire::is_dead(self)
+    }
+
     fn expire(&mut self, deadline: Instant, now: Instant) -> Option<Instant> {
         let (tx, period) = match &self.kind {
             FireKind::Chan { tx, period } => (tx, *period),
@@ -275,6 +279,17 @@ mod tests {
 
     use super::Fire;
     use super::driver::Expire;
+
+    /// Timer channels made on a plain OS thread and dropped unreceived
+    /// leave the global timer thread's heap as it grows, not an hour later.
+    #[test]
+    fn dead_timers_leave_the_global_heap() {
+        for _ in 0..10_000 {
+            drop(super::after(Duration::from_secs(3600)));
+        }
+        let pending = super::global().pending();
+        assert!(pending < 1_000, "{pending} timers pending");
+    }
 
     /// A ticker that fires late re-arms at the next multiple of its period
     /// after now, however late: a stall of billions of periods (here 5 s
