@@ -17,7 +17,11 @@
 //! Cancellation: during a runtime's shutdown a green thread's cancellable
 //! park unwinds with a private payload (caught at the green thread's root)
 //! so that its destructors run; `park_uncancellable` never does (for waits
-//! that must not unwind, such as a scope waiting for its borrowers).
+//! that must not unwind, such as a scope waiting for its borrowers). A
+//! green thread already unwinding (a destructor that blocks) is not
+//! unwound again: it parks until its wait ends. Whether it is unwinding is
+//! tracked per green thread ([`unwinding_here`]), not read from std, whose
+//! flag is per OS thread and so shared by the worker's green threads.
 
 use std::time::Instant;
 
