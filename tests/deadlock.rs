@@ -70,6 +70,16 @@ const SCENARIOS: &[Scenario] = &[
         expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
     },
     Scenario {
+        name: "a_timed_wait_that_ended_early_in_a_green_thread_that_exited",
+        run: a_timed_wait_that_ended_early_in_a_green_thread_that_exited,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
+        name: "dead_timers_on_the_global_timer_thread_do_not_silence_it",
+        run: dead_timers_on_the_global_timer_thread_do_not_silence_it,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
         name: "an_os_thread_that_will_send",
         run: an_os_thread_that_will_send,
         expect: Expect::Completes,
@@ -191,6 +201,37 @@ fn a_cancelled_context_deadline_does_not_silence_it() {
             context::with_timeout(&Context::background(), Duration::from_secs(3600));
         cancel.cancel();
         let (_tx, rx) = goro::bounded::<()>(0);
+        let _ = rx.recv();
+    });
+}
+
+/// A green thread's hour-long `recv_timeout` ends early and the green
+/// thread exits: its wake-up timer is stale (its task is done) and must
+/// not hold off the report for an hour.
+fn a_timed_wait_that_ended_early_in_a_green_thread_that_exited() {
+    goro::run(|| {
+        let (tx, rx) = goro::bounded::<i32>(0);
+        let h = goro::go!(move || {
+            rx.recv_timeout(Duration::from_secs(3600)).unwrap();
+        });
+        goro::sleep(Duration::from_millis(50));
+        tx.send(1).unwrap();
+        h.join().unwrap();
+        let (_keep, rx) = goro::bounded::<i32>(0);
+        let _ = rx.recv();
+    });
+}
+
+/// An hour-long context deadline cancelled at once and an hour-long
+/// `after` dropped unreceived, both made on a plain OS thread (so on the
+/// global timer thread): dead, they must not hold off the report.
+fn dead_timers_on_the_global_timer_thread_do_not_silence_it() {
+    use goro::context::{self, Context};
+    let (_ctx, cancel) = context::with_timeout(&Context::background(), Duration::from_secs(3600));
+    cancel.cancel();
+    drop(goro::after(Duration::from_secs(3600)));
+    goro::run(|| {
+        let (_keep, rx) = goro::bounded::<i32>(0);
         let _ = rx.recv();
     });
 }

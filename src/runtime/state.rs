@@ -155,6 +155,11 @@ impl State {
         self.0.load(Ordering::Acquire) & CANCELLED != 0
     }
 
+    /// Whether the task has completed (DONE: it never runs again).
+    pub(crate) fn is_done(&self) -> bool {
+        self.0.load(Ordering::Acquire) & LIFECYCLE == DONE
+    }
+
     /// A word for `Runtime::dump`.
     pub(crate) fn describe(&self) -> &'static str {
         match self.0.load(Ordering::Acquire) & LIFECYCLE {

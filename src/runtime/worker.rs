@@ -174,15 +174,17 @@ enum TimerKind {
 }
 
 impl Timer {
-    /// A wake-up whose park has ended (the task was woken otherwise), or a
-    /// timer channel whose receivers are all gone: firing it would do
-    /// nothing.
+    /// A wake-up whose park has ended (the task was woken otherwise and
+    /// parked again, or has completed), or a timer channel whose receivers
+    /// are all gone: firing it would do nothing. (A stale timer left on
+    /// the heap would also hold off the deadlock report.)
     fn is_stale(&self) -> bool {
         match &self.kind {
             TimerKind::Wake { seq, task } => {
                 task.park_seq
                     .load(crate::loom::sync::atomic::Ordering::Relaxed)
                     != *seq
+                    || task.state.is_done()
             }
             TimerKind::Fire(fire) => fire.is_dead(),
         }

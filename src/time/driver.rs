@@ -117,6 +117,19 @@ impl<E: Expire> Driver<E> {
         self.pending.load(Ordering::SeqCst)
     }
 
+    /// Drops the dead entries now (every receiver gone, the context
+    /// cancelled), then counts the pending ones: for the deadlock
+    /// detector, for which a dead timer is no timer.
+    pub(crate) fn live_pending(&self) -> usize {
+        let mut heap = self.state.lock();
+        let before = heap.len();
+        heap.retain(|Reverse(t)| !t.e.is_dead());
+        self.pending
+            .fetch_sub(before - heap.len(), Ordering::SeqCst);
+        drop(heap);
+        self.pending()
+    }
+
     /// Steps 2-3: fires what is due, else waits until the earliest
     /// deadline or a registration (may return spuriously). The thread's
     /// body calls this in a loop.

@@ -270,7 +270,7 @@ pub(crate) fn idle_timer_threads() -> Option<usize> {
         // being started belongs to a live caller, which the detector sees.
         return Some(0);
     }
-    (global().pending() == 0).then_some(1)
+    (global().live_pending() == 0).then_some(1)
 }
 
 #[cfg(all(test, not(loom)))]
