@@ -183,6 +183,14 @@ impl Drop for Wakes {
     }
 }
 
+/// Releases a channel's lock, then wakes what the locked step collected
+/// (Go's rule: nobody is woken under a channel lock).
+#[inline(always)]
+fn unlock_then_wake<T>(inner: Guard<'_, Inner<T>>, wakes: Wakes) {
+    drop(inner);
+    wakes.fire();
+}
+
 /// The rare tail of [`Wakes::fire`]: several parties woken by one call
 /// (a close, readiness waiters, selecting senders told to retry).
 #[cold]
@@ -388,8 +396,7 @@ impl<T> Channel<T> {
         }
         let mut wakes = Wakes::default();
         let r = self.send_locked(&mut inner, slot, &mut wakes);
-        drop(inner);
-        wakes.fire();
+        unlock_then_wake(inner, wakes);
         r
     }
 
@@ -412,16 +419,14 @@ impl<T> Channel<T> {
             match self.send_locked(&mut inner, slot, &mut wakes) {
                 Err(Fail::Full) => {}
                 r => {
-                    drop(inner);
-                    wakes.fire();
+                    unlock_then_wake(inner, wakes);
                     return r;
                 }
             }
             // (The reserve step may have told readiness waiters to look
             // again: `wakes` is fired on every way out.)
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                drop(inner);
-                wakes.fire();
+                unlock_then_wake(inner, wakes);
                 return Err(Fail::Timeout);
             }
             // Bounded and buffered, on an OS thread: first watch for room
@@ -431,8 +436,7 @@ impl<T> Channel<T> {
                 && spins_here()
             {
                 spun = true;
-                drop(inner);
-                wakes.fire();
+                unlock_then_wake(inner, wakes);
                 spin_until(|| self.len() < cap || self.is_closed());
                 continue;
             }
@@ -467,15 +471,13 @@ impl<T> Channel<T> {
             // SAFETY: `out` is the caller's `&mut`, unaliased here.
             match self.recv_locked(&mut inner, unsafe { &mut *out }, &mut wakes) {
                 Ok(Got::Done) => {
-                    drop(inner);
-                    wakes.fire();
+                    unlock_then_wake(inner, wakes);
                     return Ok(());
                 }
                 Ok(Got::Pair(claim)) => {
                     let rv = Rendezvous::new(out);
                     wakes.push(claim.pair(&rv));
-                    drop(inner);
-                    wakes.fire();
+                    unlock_then_wake(inner, wakes);
                     if rv.wait(reason(false)) == DELIVERED {
                         return Ok(());
                     }
@@ -483,33 +485,30 @@ impl<T> Channel<T> {
                 }
                 Err(Fail::Full) => {}
                 Err(e) => {
-                    drop(inner);
-                    wakes.fire();
+                    unlock_then_wake(inner, wakes);
                     return Err(e);
                 }
             }
             // (The reserve step may have told readiness waiters to look
             // again: `wakes` is fired on every way out.)
             let deadline = match deadline {
-                Some(None) => Err(Fail::Full),
-                Some(Some(d)) if Instant::now() >= d => Err(Fail::Timeout),
-                Some(d) => Ok(d),
-                None => Ok(None),
-            };
-            let deadline = match deadline {
-                Ok(d) => d,
-                Err(e) => {
-                    drop(inner);
-                    wakes.fire();
-                    return Err(e);
+                None => None,
+                Some(Some(d)) if Instant::now() < d => Some(d),
+                Some(d) => {
+                    unlock_then_wake(inner, wakes);
+                    // A try finds nothing; a deadline has passed.
+                    return Err(if d.is_none() {
+                        Fail::Full
+                    } else {
+                        Fail::Timeout
+                    });
                 }
             };
             // Buffered, on an OS thread: first watch for a message (then
             // start over), as a lock-free channel's receiver would.
             if !spun && self.cap != Some(0) && spins_here() {
                 spun = true;
-                drop(inner);
-                wakes.fire();
+                unlock_then_wake(inner, wakes);
                 spin_until(|| self.len() > 0 || self.is_closed());
                 continue;
             }
@@ -545,8 +544,7 @@ impl<T> Channel<T> {
         // caller's, which do not return (nor unwind, thanks to `Blocked`)
         // before `w` left the queue.
         unsafe { q.push(&w) };
-        drop(inner);
-        wakes.fire();
+        unlock_then_wake(inner, wakes);
         match Blocked::new(self, &cell, &w, send).wait(deadline) {
             DONE => Some(Ok(())),
             CLOSED => Some(Err(Fail::Closed)),
@@ -566,8 +564,7 @@ impl<T> Channel<T> {
         let mut wakes = Wakes::default();
         inner.recvq.settle_all(CLOSED, |u| wakes.push(u));
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
-        drop(inner);
-        wakes.fire();
+        unlock_then_wake(inner, wakes);
         true
     }
 
@@ -582,8 +579,7 @@ impl<T> Channel<T> {
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         let dropped = inner.buf.take_all();
         self.len.store(0, Ordering::Relaxed);
-        drop(inner);
-        wakes.fire();
+        unlock_then_wake(inner, wakes);
         drop(dropped);
     }
 
@@ -650,8 +646,7 @@ impl<T> Channel<T> {
                 if r.is_err() {
                     inner.refill(&mut wakes);
                 }
-                drop(inner);
-                wakes.fire();
+                unlock_then_wake(inner, wakes);
                 r
             }
             SendReady::Paired(rv) => {
@@ -676,8 +671,7 @@ impl<T> Channel<T> {
                     inner.pending_send -= 1;
                     inner.refill(&mut wakes);
                 }
-                drop(inner);
-                wakes.fire();
+                unlock_then_wake(inner, wakes);
             }
             // SAFETY: as in `complete_send`.
             SendReady::Paired(rv) => unsafe { Rendezvous::fail(rv) },

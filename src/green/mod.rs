@@ -275,7 +275,9 @@ pub(crate) fn install_panic_hook() {
                 // This green thread starts unwinding (see
                 // `parking::unwinding_here`).
                 crate::runtime::worker::with_current_task(|t| {
-                    t.into_iter().for_each(|t| t.set_unwinding(true))
+                    if let Some(t) = t {
+                        t.set_unwinding(true);
+                    }
                 });
                 let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
                     s

@@ -97,10 +97,7 @@ impl<E: Expire> Driver<E> {
         // doubled since the last sweep, drop them (amortised O(1) per
         // registration).
         if heap.len() >= self.sweep_at.load(Ordering::Relaxed) {
-            let before = heap.len();
-            heap.retain(|Reverse(t)| !t.e.is_dead());
-            self.pending
-                .fetch_sub(before - heap.len(), Ordering::SeqCst);
+            self.sweep(&mut heap);
             self.sweep_at
                 .store((2 * heap.len()).max(SWEEP_MIN), Ordering::Relaxed);
         }
@@ -121,13 +118,17 @@ impl<E: Expire> Driver<E> {
     /// cancelled), then counts the pending ones: for the deadlock
     /// detector, for which a dead timer is no timer.
     pub(crate) fn live_pending(&self) -> usize {
-        let mut heap = self.state.lock();
+        self.sweep(&mut self.state.lock());
+        self.pending()
+    }
+
+    /// Drops the dead entries of `heap` (this driver's, locked) and
+    /// uncounts them.
+    fn sweep(&self, heap: &mut BinaryHeap<Reverse<Entry<E>>>) {
         let before = heap.len();
         heap.retain(|Reverse(t)| !t.e.is_dead());
         self.pending
             .fetch_sub(before - heap.len(), Ordering::SeqCst);
-        drop(heap);
-        self.pending()
     }
 
     /// Steps 2-3: fires what is due, else waits until the earliest
