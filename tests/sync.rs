@@ -589,3 +589,46 @@ fn auto_traits_match_std() {
     // As std: `Mutex<T>` is `Sync` for a `Send` but `!Sync` `T`.
     send_sync::<Mutex<std::cell::Cell<u8>>>();
 }
+
+/// Shutdown marks every green thread cancelled before it wakes any: the
+/// runner of a `Once` unwinds and wakes its waiters, which must then unwind
+/// too, not run their own initialisers (they would complete the `Once`
+/// during the shutdown). Thousands of parked green threads between the
+/// runner and its waiters give the runner time to unwind while the
+/// shutdown is still walking them.
+#[test]
+fn shutdown_wakes_no_green_thread_before_marking_all_of_them() {
+    for _ in 0..5 {
+        let r = rt(2);
+        let once = Arc::new(Once::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        {
+            let once = once.clone();
+            r.spawn(move || once.call_once(|| goro::sleep(Duration::from_secs(3600))));
+        }
+        goro_wait_sleeping(&r, 1);
+        let (_tx, rx) = goro::chan::bounded::<()>(0);
+        for _ in 0..5000 {
+            let rx = rx.clone();
+            r.spawn(move || {
+                let _ = rx.recv();
+            });
+        }
+        for _ in 0..20 {
+            let (once, ran) = (once.clone(), ran.clone());
+            r.spawn(move || {
+                once.call_once(|| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                })
+            });
+        }
+        wait_parked(&r, "once", 20);
+        drop(r);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "a waiter ran during shutdown"
+        );
+        assert!(!once.is_completed());
+    }
+}

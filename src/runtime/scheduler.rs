@@ -27,7 +27,7 @@
 //! # Shutdown
 //!
 //! 1. `begin_shutdown` sets `shutdown`, then cancels every green thread in
-//!    every owned set (sets CANCELLED and wakes it). A green thread starting
+//!    every owned set: sets CANCELLED on all of them, then wakes them. A green thread starting
 //!    concurrently joins its owned set, then checks `shutdown` and cancels
 //!    itself, so none escapes: either the sweep sees it or it sees the flag.
 //!    Never-started ones are cancelled the same way when they first run.
@@ -296,12 +296,21 @@ impl Shared {
         if self.shutdown.swap(true, Ordering::SeqCst) {
             return;
         }
-        for r in self.remotes.iter() {
-            let tasks = r.owned.lock().snapshot();
-            for task in tasks {
-                if task.state.cancel() {
-                    self.schedule_woken_remote(task);
-                }
+        // Every green thread is marked before any is woken: a woken one
+        // unwinds, and its destructors may wake others (a `Once` waiter
+        // whose runner panicked), which must resume cancelled rather than
+        // go on running their own code.
+        let tasks: Vec<Vec<TaskRef>> = self
+            .remotes
+            .iter()
+            .map(|r| r.owned.lock().snapshot())
+            .collect();
+        for task in tasks.iter().flatten() {
+            task.state.mark_cancelled();
+        }
+        for task in tasks.into_iter().flatten() {
+            if task.state.notify() {
+                self.schedule_woken_remote(task);
             }
         }
         if self.all_completed() {

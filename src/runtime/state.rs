@@ -139,7 +139,10 @@ impl State {
         false
     }
 
-    /// Marks the task cancelled, then wakes it like [`State::notify`].
+    /// Marks the task cancelled, then wakes it like [`State::notify`]
+    /// (shutdown does the two steps for all tasks in turn, so only the
+    /// models use the pair).
+    #[cfg(test)]
     pub(crate) fn cancel(&self) -> bool {
         self.0.fetch_or(CANCELLED, Ordering::AcqRel);
         self.notify()
