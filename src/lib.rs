@@ -108,6 +108,24 @@
 // `Runtime::dump` shows) is `()` there, so passing one is a unit argument.
 #![cfg_attr(loom, allow(dead_code, unused_imports, clippy::unit_arg))]
 
+// The loom models check the crate's internal invariants in any profile:
+// under `cfg(loom)` the debug assertions of every module below are plain
+// assertions (these definitions shadow std's, textually, in this crate
+// only), so DESIGN.md's `RUSTFLAGS="--cfg loom" cargo test --release --lib
+// loom` checks as much as a run with `-C debug_assertions`.
+#[cfg(loom)]
+macro_rules! debug_assert {
+    ($($t:tt)*) => { assert!($($t)*) };
+}
+#[cfg(loom)]
+macro_rules! debug_assert_eq {
+    ($($t:tt)*) => { assert_eq!($($t)*) };
+}
+#[cfg(loom)]
+macro_rules! debug_assert_ne {
+    ($($t:tt)*) => { assert_ne!($($t)*) };
+}
+
 mod loom;
 mod macros;
 
