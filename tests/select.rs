@@ -658,3 +658,57 @@ fn empty_select_with_default_runs_default() {
     };
     assert_eq!(r, 5);
 }
+
+/// crossbeam-channel's operand forms: a temporary made inside an operand
+/// lives until the select completes (`never()` here), trailing commas inside
+/// a case's parentheses, and `default()` with empty parentheses.
+#[test]
+fn operand_temporaries_trailing_commas_and_empty_default_parens() {
+    let (tx, rx) = unbounded::<i32>();
+    tx.send(1).unwrap();
+    let maybe = Some(&rx);
+    select! {
+        recv(maybe.unwrap_or(&goro::never())) -> v => assert_eq!(v, Ok(1)),
+        default => panic!("rx holds a message"),
+    }
+    let none: Option<&goro::Receiver<i32>> = None;
+    select! {
+        recv(none.unwrap_or(&goro::never())) -> _ => panic!("never() is never ready"),
+        default(Duration::from_millis(10),) => {}
+    }
+    select! {
+        send(tx, 2,) -> r => r.unwrap(),
+        recv(rx,) -> _ => panic!("rx was empty"),
+    }
+    assert_eq!(rx.try_recv(), Ok(2));
+    select! {
+        recv(rx) -> _ => panic!("rx is empty"),
+        default() => {}
+    }
+}
+
+/// The macro takes its documented maximum of 32 channel cases.
+#[test]
+fn thirty_two_cases() {
+    let chans: Vec<_> = (0..32).map(|_| bounded::<usize>(1)).collect();
+    chans[29].0.send(29).unwrap();
+    let r = |i: usize| &chans[i].1;
+    select! {
+        recv(r(0)) -> _ => panic!(), recv(r(1)) -> _ => panic!(),
+        recv(r(2)) -> _ => panic!(), recv(r(3)) -> _ => panic!(),
+        recv(r(4)) -> _ => panic!(), recv(r(5)) -> _ => panic!(),
+        recv(r(6)) -> _ => panic!(), recv(r(7)) -> _ => panic!(),
+        recv(r(8)) -> _ => panic!(), recv(r(9)) -> _ => panic!(),
+        recv(r(10)) -> _ => panic!(), recv(r(11)) -> _ => panic!(),
+        recv(r(12)) -> _ => panic!(), recv(r(13)) -> _ => panic!(),
+        recv(r(14)) -> _ => panic!(), recv(r(15)) -> _ => panic!(),
+        recv(r(16)) -> _ => panic!(), recv(r(17)) -> _ => panic!(),
+        recv(r(18)) -> _ => panic!(), recv(r(19)) -> _ => panic!(),
+        recv(r(20)) -> _ => panic!(), recv(r(21)) -> _ => panic!(),
+        recv(r(22)) -> _ => panic!(), recv(r(23)) -> _ => panic!(),
+        recv(r(24)) -> _ => panic!(), recv(r(25)) -> _ => panic!(),
+        recv(r(26)) -> _ => panic!(), recv(r(27)) -> _ => panic!(),
+        recv(r(28)) -> _ => panic!(), recv(r(29)) -> v => assert_eq!(v, Ok(29)),
+        recv(r(30)) -> _ => panic!(), recv(r(31)) -> _ => panic!(),
+    }
+}

@@ -127,16 +127,19 @@ macro_rules! __select_internal {
     (@parse $b:tt (default $($rest:tt)*) $cases:tt ($($def:tt)+) $labels:tt) => {
         compile_error!("`select!` takes at most one `default` case")
     };
+    (@parse $b:tt (default() => $($rest:tt)*) $cases:tt () $labels:tt) => {
+        $crate::__select_internal!(@parse $b (default => $($rest)*) $cases () $labels)
+    };
     (@parse $b:tt (default => $body:block $($rest:tt)*) $cases:tt () $labels:tt) => {
         $crate::__select_internal!(@parse $b ($($rest)*) $cases (now ($body)) $labels)
     };
     (@parse $b:tt (default => $body:expr $(, $($rest:tt)*)?) $cases:tt () $labels:tt) => {
         $crate::__select_internal!(@parse $b ($($($rest)*)?) $cases (now ($body)) $labels)
     };
-    (@parse $b:tt (default($t:expr) => $body:block $($rest:tt)*) $cases:tt () $labels:tt) => {
+    (@parse $b:tt (default($t:expr $(,)?) => $body:block $($rest:tt)*) $cases:tt () $labels:tt) => {
         $crate::__select_internal!(@parse $b ($($rest)*) $cases (timeout ($t) ($body)) $labels)
     };
-    (@parse $b:tt (default($t:expr) => $body:expr $(, $($rest:tt)*)?) $cases:tt () $labels:tt) => {
+    (@parse $b:tt (default($t:expr $(,)?) => $body:expr $(, $($rest:tt)*)?) $cases:tt () $labels:tt) => {
         $crate::__select_internal!(@parse $b ($($($rest)*)?) $cases (timeout ($t) ($body)) $labels)
     };
     (@parse $b:tt (default $($rest:tt)*) $cases:tt () $labels:tt) => {
@@ -147,12 +150,12 @@ macro_rules! __select_internal {
         compile_error!("`select!` supports at most 32 channel cases")
     };
     // recv
-    (@parse $b:tt (recv($r:expr) -> $p:pat => $body:block $($rest:tt)*) ($($cases:tt)*) $def:tt
+    (@parse $b:tt (recv($r:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) ($($cases:tt)*) $def:tt
         (($i:tt $h:ident $c:ident) $($labels:tt)*)) => {
         $crate::__select_internal!(@parse $b ($($rest)*)
             ($($cases)* [$i $h $c recv ($r) () ($p) ($body)]) $def ($($labels)*))
     };
-    (@parse $b:tt (recv($r:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) ($($cases:tt)*) $def:tt
+    (@parse $b:tt (recv($r:expr $(,)?) -> $p:pat => $body:expr $(, $($rest:tt)*)?) ($($cases:tt)*) $def:tt
         (($i:tt $h:ident $c:ident) $($labels:tt)*)) => {
         $crate::__select_internal!(@parse $b ($($($rest)*)?)
             ($($cases)* [$i $h $c recv ($r) () ($p) ($body)]) $def ($($labels)*))
@@ -161,12 +164,12 @@ macro_rules! __select_internal {
         compile_error!("invalid `recv` case: expected `recv(receiver) -> pattern => body`")
     };
     // send
-    (@parse $b:tt (send($s:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) ($($cases:tt)*)
+    (@parse $b:tt (send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) ($($cases:tt)*)
         $def:tt (($i:tt $h:ident $c:ident) $($labels:tt)*)) => {
         $crate::__select_internal!(@parse $b ($($rest)*)
             ($($cases)* [$i $h $c send ($s) ($v) ($p) ($body)]) $def ($($labels)*))
     };
-    (@parse $b:tt (send($s:expr, $v:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) ($($cases:tt)*)
+    (@parse $b:tt (send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr $(, $($rest:tt)*)?) ($($cases:tt)*)
         $def:tt (($i:tt $h:ident $c:ident) $($labels:tt)*)) => {
         $crate::__select_internal!(@parse $b ($($($rest)*)?)
             ($($cases)* [$i $h $c send ($s) ($v) ($p) ($body)]) $def ($($labels)*))
@@ -183,9 +186,14 @@ macro_rules! __select_internal {
     };
 
     // ---- code generation ----
-    (@emit $b:tt ($([$i:tt $h:ident $c:ident $kind:ident ($op:expr) $v:tt $p:tt $body:tt])*)
-        $def:tt) => {{
-        $( $crate::__select_internal!(@bind $kind $h $c $op); )*
+    // Each operand is the scrutinee of a `match` nesting the rest, so the
+    // temporaries it makes (`recv(opt.unwrap_or(&never()))`) live until the
+    // select has completed, as in crossbeam-channel's macro.
+    (@emit $b:tt $cases:tt $def:tt) => {
+        $crate::__select_internal!(@bind $cases $cases $b $def)
+    };
+    (@bind () ($([$i:tt $h:ident $c:ident $kind:ident $op:tt $v:tt $p:tt $body:tt])*)
+        $b:tt $def:tt) => {{
         let __cases = [ $( $crate::__select_internal!(@case $kind $h $c) ),* ];
         $crate::__select_internal!(@run $b __cases __op $def
             { match __op.index() {
@@ -193,19 +201,28 @@ macro_rules! __select_internal {
                 _ => ::core::unreachable!(),
             } })
     }};
-
     // The operand is evaluated with no expected type first (so that `if`
     // and `match` operands giving `&Receiver` type-check branch by
     // branch), then coerced: `&Receiver`, `&&Receiver`, `&*arc`... all
     // deref to `&Receiver`.
-    (@bind recv $h:ident $c:ident $op:expr) => {
-        let $h = &$op;
-        let $h: &$crate::Receiver<_> = $h;
-        let mut $c = $crate::__private::select::recv_cell($h);
+    (@bind ([$i:tt $h:ident $c:ident recv ($op:expr) $v:tt $p:tt $body:tt] $($rest:tt)*)
+        $all:tt $b:tt $def:tt) => {
+        match &$op {
+            $h => {
+                let $h: &$crate::Receiver<_> = $h;
+                let mut $c = $crate::__private::select::recv_cell($h);
+                $crate::__select_internal!(@bind ($($rest)*) $all $b $def)
+            }
+        }
     };
-    (@bind send $h:ident $c:ident $op:expr) => {
-        let $h = &$op;
-        let $h: &$crate::Sender<_> = $h;
+    (@bind ([$i:tt $h:ident $c:ident send ($op:expr) $v:tt $p:tt $body:tt] $($rest:tt)*)
+        $all:tt $b:tt $def:tt) => {
+        match &$op {
+            $h => {
+                let $h: &$crate::Sender<_> = $h;
+                $crate::__select_internal!(@bind ($($rest)*) $all $b $def)
+            }
+        }
     };
     (@case recv $h:ident $c:ident) => {
         $crate::__private::select::recv_case($h, &mut $c)
