@@ -666,14 +666,13 @@ fn empty_select_with_default_runs_default() {
 fn operand_temporaries_trailing_commas_and_empty_default_parens() {
     let (tx, rx) = unbounded::<i32>();
     tx.send(1).unwrap();
-    let maybe = Some(&rx);
+    let maybe = |on: bool| on.then_some(&rx);
     select! {
-        recv(maybe.unwrap_or(&goro::never())) -> v => assert_eq!(v, Ok(1)),
+        recv(maybe(true).unwrap_or(&goro::never())) -> v => assert_eq!(v, Ok(1)),
         default => panic!("rx holds a message"),
     }
-    let none: Option<&goro::Receiver<i32>> = None;
     select! {
-        recv(none.unwrap_or(&goro::never())) -> _ => panic!("never() is never ready"),
+        recv(maybe(false).unwrap_or(&goro::never())) -> _ => panic!("never() is never ready"),
         default(Duration::from_millis(10),) => {}
     }
     select! {

@@ -103,10 +103,75 @@ fn tick_stops_when_every_receiver_is_gone() {
     });
 }
 
+/// A zero period ticks at every receive (crossbeam-channel's `tick`),
+/// blocking or not, and in a `select!`.
 #[test]
-#[should_panic(expected = "period must not be zero")]
-fn tick_zero_panics() {
-    let _ = goro::tick(Duration::ZERO);
+fn tick_zero_is_ready_at_every_receive() {
+    let t = goro::tick(Duration::ZERO);
+    assert_eq!(t.capacity(), Some(1));
+    for _ in 0..3 {
+        assert!(t.try_recv().is_ok());
+    }
+    assert!(t.recv().is_ok());
+    goro::select! {
+        recv(t) -> v => assert!(v.is_ok()),
+        default => panic!("tick(0) is always ready"),
+    }
+}
+
+/// A timer channel whose fire is due is ready when looked at, before its
+/// runtime timer ran (Go 1.23, crossbeam-channel): `try_recv`, a `select!`
+/// with `default`, `Select::ready`; on an OS thread and on a green thread
+/// that keeps its worker busy past the deadline.
+#[test]
+fn a_due_timer_channel_is_ready_at_once() {
+    fn check() {
+        assert!(goro::after(Duration::ZERO).try_recv().is_ok());
+        assert!(
+            goro::at(Instant::now() - Duration::from_secs(1))
+                .try_recv()
+                .is_ok()
+        );
+        goro::select! {
+            recv(goro::after(Duration::ZERO)) -> v => assert!(v.is_ok()),
+            default => panic!("after(0) not ready in select! with default"),
+        }
+        let t = goro::after(Duration::ZERO);
+        let mut sel = goro::Select::new();
+        sel.recv(&t);
+        assert_eq!(sel.try_ready(), Ok(0));
+        let t = goro::after(Duration::from_millis(2));
+        let ticks = goro::tick(Duration::from_millis(2));
+        // Busy: a green thread does not yield to its worker here.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(t.try_recv().is_ok(), "an expired after()");
+        assert!(ticks.try_recv().is_ok(), "an expired tick()");
+        assert_eq!(t.try_recv(), Err(TryRecvError::Empty), "one fire only");
+    }
+    check();
+    common::rt(1).block_on(check);
+}
+
+/// A fire taken by a receive is not delivered again by the runtime timer,
+/// and a ticker's next tick keeps its phase after a receive took one.
+#[test]
+fn a_fire_taken_early_is_not_delivered_twice() {
+    common::rt(1).block_on(|| {
+        let t = goro::after(Duration::ZERO);
+        assert!(t.try_recv().is_ok());
+        goro::sleep(Duration::from_millis(10)); // the runtime timer has run
+        assert_eq!(t.try_recv(), Err(TryRecvError::Empty));
+        let start = Instant::now();
+        let ticks = goro::tick(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(7));
+        let a = ticks.try_recv().expect("due");
+        let b = ticks.recv().unwrap();
+        assert!(b > a);
+        assert!(
+            b >= start + Duration::from_millis(10),
+            "on the ticker's phase"
+        );
+    });
 }
 
 #[test]

@@ -55,6 +55,7 @@ use super::waiter::{
 };
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::parking::{self, Unparker};
+use crate::time::due::Due;
 
 /// Why an operation did not complete. The message of a failed send stays
 /// in the caller's slot.
@@ -103,6 +104,33 @@ pub(crate) struct Inner<T> {
     /// Buffer cells reserved by selecting senders that chose this channel
     /// and have not built their value yet.
     pending_send: usize,
+    /// A timer channel's schedule (`None` for every other channel): a
+    /// receive that finds the channel empty takes a fire already due.
+    timer: Option<Box<Timed<T>>>,
+}
+
+/// The schedule of a timer channel and how its fire time becomes a message
+/// (the identity: only a `Channel<Instant>` has one).
+pub(crate) struct Timed<T> {
+    pub(crate) due: Due,
+    pub(crate) make: fn(Instant) -> T,
+}
+
+impl<T> Timed<T> {
+    /// Moves a fire due now into `out` (empty); `false` if none is due.
+    /// Out of line: its `T` temporary must not weigh on the frame of every
+    /// receive (a 64 KiB message on a small green stack).
+    #[cold]
+    #[inline(never)]
+    fn take_due(&mut self, out: &mut Slot<T>) -> bool {
+        match self.due.take(Instant::now()) {
+            Some(at) => {
+                *out = Slot::new((self.make)(at));
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 // SAFETY: the queues hold pointers to waiters on other threads' stacks;
@@ -279,6 +307,7 @@ impl<T> Channel<T> {
                 closed: false,
                 no_receivers: false,
                 pending_send: 0,
+                timer: None,
             }),
             closed: AtomicBool::new(false),
             len: AtomicUsize::new(0),
@@ -366,11 +395,46 @@ impl<T> Channel<T> {
                 None => return Ok(Got::Pair(c)),
             }
         }
+        // A timer channel delivers a fire already due at once, even if its
+        // runtime timer has not run yet (`time/due.rs`).
+        if let Some(t) = inner.timer.as_deref_mut()
+            && t.take_due(out)
+        {
+            return Ok(Got::Done);
+        }
         if inner.closed {
             Err(Fail::Closed)
         } else {
             Err(Fail::Full)
         }
+    }
+
+    /// Makes this channel a timer channel with schedule `timed`.
+    pub(crate) fn set_timer(&self, timed: Timed<T>) {
+        self.inner.lock().timer = Some(Box::new(timed));
+    }
+
+    /// The runtime timer of a timer channel fires at `now`: delivers the
+    /// fire if it is still due (a receive may have taken it already) and
+    /// there is room (a tick nobody took is dropped). Returns when to fire
+    /// next; `None` when done (spent, or every receiver gone).
+    pub(crate) fn fire_timer(&self, now: Instant) -> Option<Instant> {
+        let mut inner = self.inner.lock();
+        if inner.no_receivers {
+            return None;
+        }
+        let t = inner.timer.as_deref_mut()?;
+        let msg = t.due.take(now).map(t.make);
+        let next = t.due.next();
+        if let Some(msg) = msg {
+            let mut slot = Slot::new(msg);
+            let mut wakes = Wakes::default();
+            // `Full`: the receiver has not taken the last fire; this one
+            // is dropped (Go's ticker).
+            let _ = self.send_locked(&mut inner, &mut slot, &mut wakes);
+            unlock_then_wake(inner, wakes);
+        }
+        next
     }
 
     /// The fast path of a send, under the lock: open, nobody waiting to
@@ -591,7 +655,10 @@ impl<T> Channel<T> {
         if send {
             inner.is_closed_for_send() || !inner.no_room() || inner.recvq.has_live_slot()
         } else {
-            inner.buf.len() > 0 || inner.closed || inner.sendq.has_live_transfer()
+            inner.buf.len() > 0
+                || inner.closed
+                || inner.sendq.has_live_transfer()
+                || (inner.timer.as_ref()).is_some_and(|t| t.due.is_due(Instant::now()))
         }
     }
 

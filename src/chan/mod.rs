@@ -32,10 +32,11 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use self::buffer::Buffer;
-use self::channel::{Channel, Fail};
+use self::channel::{Channel, Fail, Timed};
 use self::slot::Slot;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
+use crate::time::due::Due;
 
 /// Creates a channel of capacity `cap`; `bounded(0)` is unbuffered (Go's
 /// `make(chan T)`): a send completes only when a receiver takes the value.
@@ -74,6 +75,21 @@ fn new<T>(buf: Buffer<T>) -> (Sender<T>, Receiver<T>) {
 /// count is kept, not memory: the channel is freed with its last handle.
 pub(crate) fn keep_open<T>(tx: &Sender<T>) {
     tx.chan.senders.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A timer channel (`time/mod.rs`): capacity 1, kept open for good, with
+/// its schedule `due` inside, under the channel's lock (`time/due.rs`).
+pub(crate) fn timer_channel(due: Due) -> (Sender<Instant>, Receiver<Instant>) {
+    let (tx, rx) = bounded(1);
+    keep_open(&tx);
+    tx.chan.set_timer(Timed { due, make: |at| at });
+    (tx, rx)
+}
+
+/// The runtime timer of the timer channel of `tx` fires at `now`
+/// (`Channel::fire_timer`): returns when to fire next, if ever.
+pub(crate) fn fire_timer(tx: &Sender<Instant>, now: Instant) -> Option<Instant> {
+    tx.chan.fire_timer(now)
 }
 
 fn deadline_after(timeout: Duration) -> Option<Instant> {

@@ -1,10 +1,12 @@
 //! Timer channels, Go's `time.After`, `time.NewTimer(..).C`,
 //! `time.Tick` and the nil channel: [`after`], [`at`], [`tick`], [`never()`].
 //!
-//! A timer channel is an ordinary channel of capacity 1 plus a runtime
-//! timer that `try_send`s the fire time into it when due (Go's design), so
-//! it works everywhere a [`Receiver`] does: `recv`, `recv_timeout`, `iter`,
-//! `select!`.
+//! A timer channel is an ordinary channel of capacity 1 holding its
+//! schedule (`due.rs`), plus a runtime timer that delivers the fire time
+//! into it when due (Go's design), so it works everywhere a [`Receiver`]
+//! does: `recv`, `recv_timeout`, `iter`, `select!`. A receive that finds
+//! it empty takes a fire already due itself (Go 1.23's rule), so
+//! `after(Duration::ZERO)` is ready at once, even for `try_recv`.
 //!
 //! # Invariants
 //!
@@ -18,29 +20,34 @@
 //!    (when it wakes from its timed sleep, and between green threads while
 //!    busy). Made on a plain OS thread, it goes on one global timer thread
 //!    (`driver.rs`), started on first use and shared by all such timers.
-//! 3. A ticker re-arms itself after each fire, keeping its phase, and drops
-//!    a tick the receiver has not taken (the `try_send` into the full
-//!    channel fails), like Go's `Ticker`; it stops once every `Receiver` is
-//!    gone (the `try_send` reports the channel closed).
+//! 3. Each fire is delivered once, by the receive or the runtime timer,
+//!    whichever comes first (both go through the schedule under the
+//!    channel's lock). A ticker re-arms itself after each fire, keeping its
+//!    phase, and drops a tick the receiver has not taken (the channel is
+//!    full), like Go's `Ticker`; it stops once every `Receiver` is gone. A
+//!    zero period has no runtime timer: every receive finds a tick due.
 //! 4. A deadline too far to represent (`after(Duration::MAX)`) never fires:
 //!    no timer is armed at all.
 //!
 //! # Limits
 //!
-//! A timer made on a green thread fires from its worker, so it fires late
-//! if a green thread blocks that worker's OS thread (a `std` lock or
-//! `std::thread::sleep`, which goro cannot see). If the runtime shuts down
-//! first, the worker hands its live timers to the global timer thread as
-//! it stops, and they fire from there.
+//! A timer made on a green thread fires from its worker, so a receiver
+//! blocked on it wakes late if a green thread blocks that worker's OS
+//! thread (a `std` lock or `std::thread::sleep`, which goro cannot see);
+//! a receive that looks after the deadline gets it at once. If the runtime
+//! shuts down first, the worker hands its live timers to the global timer
+//! thread as it stops, and they fire from there.
 
 pub(crate) mod driver;
+pub(crate) mod due;
 
 #[cfg(not(loom))]
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use self::driver::Expire;
-use crate::chan::{Receiver, Sender, TrySendError};
+use self::due::Due;
+use crate::chan::{Receiver, Sender};
 
 /// What a timer does when it fires: send the time into a timer channel
 /// (re-arming a ticker), or cancel a context whose deadline passed.
@@ -49,32 +56,22 @@ pub(crate) struct Fire {
 }
 
 enum FireKind {
-    /// A timer channel: the sender it fires into and, for a ticker, its
-    /// period.
-    Chan {
-        tx: Sender<Instant>,
-        period: Option<Duration>,
-    },
-    /// A context deadline (held weakly: a context dropped early is freed).
+    /// A timer channel's runtime timer; its schedule is in the channel.
+    Chan(Sender<Instant>),
     #[cfg(not(loom))]
     Cancel(std::sync::Weak<crate::context::Canceler>),
 }
 
 impl Fire {
-    fn chan(tx: Sender<Instant>, period: Option<Duration>) -> Fire {
+    fn chan(tx: Sender<Instant>) -> Fire {
         Fire {
-            kind: FireKind::Chan { tx, period },
+            kind: FireKind::Chan(tx),
         }
     }
 
-    /// Whether firing would be pointless, so the timer may be dropped:
-    /// every receiver of the channel is gone (the channel itself never
-    /// closes, invariant 1), or the context is gone or already cancelled
-    /// (Go stops a context's timer on cancel; a dead timer no longer
-    /// silences the deadlock detector).
     pub(crate) fn is_dead(&self) -> bool {
         match &self.kind {
-            FireKind::Chan { tx, .. } => tx.is_closed(),
+            FireKind::Chan(tx) => tx.is_closed(),
             #[cfg(not(loom))]
             FireKind::Cancel(c) => c.upgrade().is_none_or(|c| c.is_cancelled()),
         }
@@ -86,39 +83,22 @@ impl Expire for Fire {
         Fire::is_dead(self)
     }
 
-    fn expire(&mut self, deadline: Instant, now: Instant) -> Option<Instant> {
-        let (tx, period) = match &self.kind {
-            FireKind::Chan { tx, period } => (tx, *period),
+    fn expire(&mut self, _deadline: Instant, now: Instant) -> Option<Instant> {
+        match &self.kind {
+            // Delivers the fire unless a receive took it already, and says
+            // when the schedule fires next (a ticker re-arms).
+            FireKind::Chan(tx) => crate::chan::fire_timer(tx, now),
             #[cfg(not(loom))]
             FireKind::Cancel(c) => {
                 if let Some(c) = c.upgrade() {
                     c.cancel(crate::context::ContextError::DeadlineExceeded);
                 }
-                return None;
+                None
             }
-        };
-        if let Err(TrySendError::Closed(_)) = tx.try_send(now) {
-            // Every receiver is gone: nobody can see another fire.
-            return None;
         }
-        let period = period?;
-        // The next multiple of `period` after `now` (ticks missed while the
-        // timer could not run are dropped, as Go's ticker does), in 128-bit
-        // nanoseconds: a stall of any length keeps the ticker going.
-        let p = period.as_nanos();
-        let late = now.saturating_duration_since(deadline).as_nanos();
-        let ahead = p - late % p; // in (0, p]
-        let ahead = Duration::new(
-            u64::try_from(ahead / 1_000_000_000).ok()?,
-            (ahead % 1_000_000_000) as u32,
-        );
-        now.checked_add(ahead)
     }
 }
 
-/// Cancels the context behind `c` with `DeadlineExceeded` at `deadline`
-/// (`context::with_deadline`), on the caller's worker or the global timer
-/// thread like a timer channel.
 #[cfg(not(loom))]
 pub(crate) fn cancel_at(deadline: Instant, c: std::sync::Weak<crate::context::Canceler>) {
     arm(
@@ -159,15 +139,14 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// ```
 /// use std::time::{Duration, Instant};
 /// let past = goro::at(Instant::now() - Duration::from_secs(1));
-/// assert!(past.recv_timeout(Duration::from_secs(10)).is_ok());
+/// assert!(past.try_recv().is_ok()); // due already: ready at once
 ///
 /// let when = Instant::now() + Duration::from_millis(5);
 /// assert!(goro::at(when).recv().unwrap() >= when);
 /// ```
 pub fn at(when: Instant) -> Receiver<Instant> {
-    let (tx, rx) = crate::chan::bounded(1);
-    crate::chan::keep_open(&tx);
-    arm(when, Fire::chan(tx, None));
+    let (tx, rx) = crate::chan::timer_channel(Due::once(when));
+    arm(when, Fire::chan(tx));
     rx
 }
 
@@ -175,10 +154,8 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// Go's `time.Tick`. The channel holds one tick: ticks a slow receiver did
 /// not take are dropped, so it never falls behind by more than one. The
 /// timer stops when every [`Receiver`] is dropped; the channel never
-/// closes.
-///
-/// # Panics
-/// If `period` is zero (as Go's `time.NewTicker` does).
+/// closes. A zero `period` gives a tick at every receive (as
+/// crossbeam-channel's `tick` does; Go's `NewTicker` panics instead).
 ///
 /// ```
 /// use std::time::Duration;
@@ -186,13 +163,22 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// let a = ticks.recv().unwrap();
 /// let b = ticks.recv().unwrap();
 /// assert!(b >= a + Duration::from_millis(1));
+///
+/// let always = goro::tick(Duration::ZERO);
+/// assert!(always.try_recv().is_ok());
+/// assert!(always.try_recv().is_ok());
 /// ```
 pub fn tick(period: Duration) -> Receiver<Instant> {
-    assert!(!period.is_zero(), "goro::tick: the period must not be zero");
-    let (tx, rx) = crate::chan::bounded(1);
-    crate::chan::keep_open(&tx);
-    if let Some(first) = Instant::now().checked_add(period) {
-        arm(first, Fire::chan(tx, Some(period)));
+    let now = Instant::now();
+    let first = if period.is_zero() {
+        Some(now)
+    } else {
+        now.checked_add(period)
+    };
+    let (tx, rx) = crate::chan::timer_channel(Due::every(first, period));
+    // A zero period needs no runtime timer: every receive finds it due.
+    if let (false, Some(first)) = (period.is_zero(), first) {
+        arm(first, Fire::chan(tx));
     }
     rx
 }
@@ -295,28 +281,24 @@ mod tests {
     /// after now, however late: a stall of billions of periods (here 5 s
     /// of a 1 ns ticker) used to overflow the tick count and stop it.
     #[test]
-    fn a_ticker_fired_very_late_rearms_at_the_next_period() {
-        for (period, late) in [
-            (Duration::from_nanos(1), Duration::from_secs(5)),
-            (Duration::from_nanos(3), Duration::from_secs(5)),
-            (Duration::from_millis(7), Duration::from_millis(100)),
-            (Duration::from_secs(2), Duration::ZERO),
-        ] {
-            let (tx, rx) = crate::chan::bounded(1);
-            let mut fire = Fire::chan(tx, Some(period));
-            let deadline = Instant::now();
-            let now = deadline + late;
-            let next = fire.expire(deadline, now).expect("a ticker re-arms");
-            assert!(
-                next > now && next - now <= period,
-                "{period:?} late by {late:?}"
-            );
-            assert_eq!(
-                (next - deadline).as_nanos() % period.as_nanos(),
-                0,
-                "on the ticker's phase"
-            );
-            assert_eq!(rx.try_recv(), Ok(now), "the late tick is delivered");
-        }
+    fn a_ticker_fired_very_late_delivers_and_rearms_at_the_next_period() {
+        let period = Duration::from_millis(7);
+        let deadline = Instant::now();
+        let (tx, rx) = crate::chan::timer_channel(super::Due::every(Some(deadline), period));
+        let mut fire = Fire::chan(tx);
+        let now = deadline + Duration::from_millis(100);
+        let next = fire.expire(deadline, now).expect("a ticker re-arms");
+        assert!(next > now && next - now <= period);
+        assert_eq!(rx.try_recv(), Ok(now), "the late tick is delivered");
+    }
+
+    #[test]
+    fn a_fire_taken_by_a_receive_is_not_delivered_again() {
+        let deadline = Instant::now();
+        let (tx, rx) = crate::chan::timer_channel(super::Due::once(deadline));
+        let mut fire = Fire::chan(tx);
+        assert!(rx.try_recv().is_ok(), "due: taken by the receive");
+        assert_eq!(fire.expire(deadline, Instant::now()), None, "spent");
+        assert!(rx.try_recv().is_err(), "delivered once");
     }
 }
