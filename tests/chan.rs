@@ -1350,6 +1350,26 @@ fn handles_are_send_and_sync() {
     assert_send_sync::<RecvTimeoutError>();
 }
 
+fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+
+/// A handle used after a caught panic sees a working channel (no user code
+/// runs under a channel's lock), so handles cross `catch_unwind` freely,
+/// as crossbeam-channel's do.
+#[test]
+fn handles_are_unwind_safe_and_work_after_a_caught_panic() {
+    assert_unwind_safe::<Sender<std::cell::Cell<i32>>>();
+    assert_unwind_safe::<Receiver<std::cell::Cell<i32>>>();
+    let (tx, rx) = goro::bounded::<i32>(1);
+    let r = std::panic::catch_unwind(|| {
+        tx.send(1).unwrap();
+        panic!("after a send");
+    });
+    assert!(r.is_err());
+    assert_eq!(rx.recv(), Ok(1));
+    tx.send(2).unwrap();
+    assert_eq!(rx.recv(), Ok(2));
+}
+
 /// Neither `Debug` nor `Clone`.
 #[derive(PartialEq, Eq)]
 struct Opaque(u8);

@@ -711,3 +711,43 @@ fn thirty_two_cases() {
         recv(r(30)) -> _ => panic!(), recv(r(31)) -> _ => panic!(),
     }
 }
+
+/// `Select` is `Send + Sync + Clone`, as crossbeam-channel's: one built on
+/// this thread is cloned by others (shared by reference) and moved into
+/// them, and each clone selects on its own cells (crossbeam's
+/// `sync_and_clone` and `send_and_clone`).
+#[test]
+fn select_is_send_sync_and_clone() {
+    fn assert_traits<T: Send + Sync + Clone>() {}
+    assert_traits::<Select<'static>>();
+    const THREADS: usize = 8;
+    let (tx, rx) = &bounded::<usize>(0);
+    let mut sel = Select::new();
+    let i_send = sel.send(tx);
+    let i_recv = sel.recv(rx);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let sel = &sel;
+            s.spawn(move || {
+                let mut sel = sel.clone();
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == i_send => oper.send(tx, 1).unwrap(),
+                    i if i == i_recv => assert_eq!(oper.recv(rx), Ok(1)),
+                    _ => unreachable!(),
+                }
+            });
+        }
+        for _ in 0..THREADS {
+            let mut sel = sel.clone();
+            s.spawn(move || {
+                let oper = sel.select();
+                match oper.index() {
+                    i if i == i_send => oper.send(tx, 1).unwrap(),
+                    i if i == i_recv => assert_eq!(oper.recv(rx), Ok(1)),
+                    _ => unreachable!(),
+                }
+            });
+        }
+    });
+}

@@ -91,6 +91,9 @@ pub(crate) struct Channel<T> {
     cap: Option<usize>,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
+    /// Made by `never()`: every such channel counts as the same one for
+    /// `same_channel` (Go's nil channels compare equal).
+    pub(crate) never: bool,
 }
 
 #[repr(C)]
@@ -313,6 +316,7 @@ impl<T> Channel<T> {
             len: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            never: false,
         }
     }
 

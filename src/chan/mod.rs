@@ -77,6 +77,16 @@ pub(crate) fn keep_open<T>(tx: &Sender<T>) {
     tx.chan.senders.fetch_add(1, Ordering::Relaxed);
 }
 
+/// A channel that never delivers nor closes (`time::never`): unbuffered,
+/// with one sender counted and none made.
+pub(crate) fn never_channel<T>() -> Receiver<T> {
+    let mut chan = Channel::new(Buffer::bounded(0));
+    chan.never = true;
+    Receiver {
+        chan: Arc::new(chan),
+    }
+}
+
 /// A timer channel (`time/mod.rs`): capacity 1, kept open for good, with
 /// its schedule `due` inside, under the channel's lock (`time/due.rs`).
 pub(crate) fn timer_channel(due: Due) -> (Sender<Instant>, Receiver<Instant>) {
@@ -427,14 +437,18 @@ impl<T> Receiver<T> {
         self.chan.capacity()
     }
 
-    /// Whether both handles belong to the same channel.
+    /// Whether both handles belong to the same channel. Every
+    /// [`never`](crate::never) receiver counts as the same channel, as Go's
+    /// nil channels compare equal.
     ///
     /// ```
     /// let (_t, r) = goro::unbounded::<()>();
     /// assert!(r.same_channel(&r.clone()));
+    /// assert!(!r.same_channel(&goro::unbounded().1));
+    /// assert!(goro::never::<()>().same_channel(&goro::never()));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        Arc::ptr_eq(&self.chan, &other.chan) || (self.chan.never && other.chan.never)
     }
 }
 
@@ -454,6 +468,14 @@ impl<T> Drop for Sender<T> {
         }
     }
 }
+
+// A panic never leaves a channel inconsistent: no user code (not even a
+// message's `Drop`) runs under its lock, so a handle used after a caught
+// panic sees a working channel (as crossbeam-channel's handles declare).
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Receiver<T> {

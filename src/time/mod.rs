@@ -195,10 +195,7 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 /// assert!(!rx.is_closed());
 /// ```
 pub fn never<T>() -> Receiver<T> {
-    let (tx, rx) = crate::chan::bounded(0);
-    crate::chan::keep_open(&tx);
-    drop(tx);
-    rx
+    crate::chan::never_channel()
 }
 
 /// Arms `fire` for `when`: on the calling green thread's worker, else on

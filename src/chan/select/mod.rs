@@ -27,6 +27,9 @@ use super::{Receiver, RecvError, SendError, Sender};
 /// waits until one case can proceed and returns it as a
 /// [`SelectedOperation`], which must then be completed with the same
 /// handle. When several are ready, one is chosen uniformly at random.
+/// Like crossbeam-channel's, a `Select` is `Send`, `Sync` and `Clone` (a
+/// clone waits on the same cases, with the same indices); so the messages
+/// of its channels must be `Send`.
 ///
 /// ```
 /// let (tx1, rx1) = goro::bounded::<i32>(1);
@@ -53,10 +56,74 @@ pub struct Select<'a> {
     biased: bool,
 }
 
+// SAFETY: every operand was added with `T: Send` (`Select::send`,
+// `Select::recv`), so its channel is `Send + Sync`, and a receive cell
+// (owned by this `Select`, moving with it) holds a message of such a `T`
+// between a select and its completion. A shared `&Select` only reads the
+// case list (`Clone`, `Debug`): every operation takes `&mut self`.
+unsafe impl Send for Select<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Select<'_> {}
+
+/// Another `Select` over the same cases, with the same indices, and cells
+/// of its own (as crossbeam-channel's `Select` clones).
+///
+/// ```
+/// let (tx, rx) = goro::bounded::<i32>(1);
+/// let mut sel = goro::Select::new();
+/// let i = sel.recv(&rx);
+/// let mut other = sel.clone();
+/// tx.send(7).unwrap();
+/// let oper = other.select();
+/// assert_eq!(oper.index(), i);
+/// assert_eq!(oper.recv(&rx), Ok(7));
+/// ```
+impl Clone for Select<'_> {
+    fn clone(&self) -> Self {
+        let mut cells = Vec::with_capacity(self.cells.len());
+        let cases = self
+            .cases
+            .iter()
+            .map(|case| {
+                let mut case = *case;
+                if !case.cell.is_null() {
+                    let owned = self
+                        .cells
+                        .iter()
+                        .find(|c| c.ptr == case.cell)
+                        .expect("a receive case's cell is owned by its Select");
+                    let fresh = OwnedCell {
+                        ptr: (owned.alloc)(),
+                        alloc: owned.alloc,
+                        free: owned.free,
+                    };
+                    case.cell = fresh.ptr;
+                    cells.push(fresh);
+                }
+                case
+            })
+            .collect();
+        Select {
+            cases,
+            indices: self.indices.clone(),
+            cells,
+            next: self.next,
+            biased: self.biased,
+        }
+    }
+}
+
 /// A `Box<RecvCell<T>>`, type-erased.
 struct OwnedCell {
     ptr: *mut (),
+    /// A new empty `Box<RecvCell<T>>` of the same `T`, for `Clone`.
+    alloc: fn() -> *mut (),
     free: unsafe fn(*mut ()),
+}
+
+/// A new empty receive cell for messages of `T`, type-erased.
+fn alloc_cell<T>() -> *mut () {
+    Box::into_raw(Box::new(RecvCell::<T>::new())).cast::<()>()
 }
 
 impl Drop for OwnedCell {
@@ -124,7 +191,7 @@ impl<'a> Select<'a> {
     /// oper.send(&tx, 5).unwrap();
     /// assert_eq!(rx.recv(), Ok(5));
     /// ```
-    pub fn send<T>(&mut self, s: &'a Sender<T>) -> usize {
+    pub fn send<T: Send>(&mut self, s: &'a Sender<T>) -> usize {
         self.push(Case {
             op: &*s.chan as &dyn Operand,
             send: true,
@@ -141,10 +208,11 @@ impl<'a> Select<'a> {
     /// sel.recv(&rx);
     /// assert_eq!(sel.select().recv(&rx), Ok("hi"));
     /// ```
-    pub fn recv<T>(&mut self, r: &'a Receiver<T>) -> usize {
-        let cell = Box::into_raw(Box::new(RecvCell::<T>::new())).cast::<()>();
+    pub fn recv<T: Send>(&mut self, r: &'a Receiver<T>) -> usize {
+        let cell = alloc_cell::<T>();
         self.cells.push(OwnedCell {
             ptr: cell,
+            alloc: alloc_cell::<T>,
             free: free_cell::<T>,
         });
         self.push(Case {
