@@ -438,7 +438,7 @@ impl<T> Receiver<T> {
     }
 
     /// Whether both handles belong to the same channel. Every
-    /// [`never`] receiver counts as the same channel, as Go's
+    /// [`never()`] receiver counts as the same channel, as Go's
     /// nil channels compare equal.
     ///
     /// ```
