@@ -1557,3 +1557,42 @@ fn iterators() {
     });
     assert_eq!(seen, (0..10).collect());
 }
+
+/// A blocking channel call in a thread-local destructor of a plain OS
+/// thread (crossbeam-channel's `use_while_exiting`): goro's own
+/// thread-locals may be gone by then; the call still works, and the thread
+/// exits (it aborted the process, or hung in a `select!`, before).
+#[test]
+fn blocking_calls_work_in_thread_local_destructors() {
+    struct Foo;
+    impl Drop for Foo {
+        fn drop(&mut self) {
+            let (_s, r) = goro::unbounded::<()>();
+            goro::select! {
+                recv(r) -> _ => panic!("nothing was sent"),
+                default(Duration::from_millis(20)) => {}
+            }
+            assert!(r.recv_timeout(Duration::from_millis(20)).is_err());
+            let (s, r) = goro::bounded::<i32>(0);
+            let t = std::thread::spawn(move || s.send(7).unwrap());
+            assert_eq!(r.recv(), Ok(7)); // an untimed park
+            t.join().unwrap();
+        }
+    }
+    thread_local! { static FOO: Foo = const { Foo }; }
+    let h = std::thread::spawn(|| {
+        // FOO registers its destructor first, goro's thread-locals after
+        // (they are destroyed first).
+        FOO.with(|_| ());
+        let (_s, r) = goro::unbounded::<()>();
+        let _ = r.recv_timeout(Duration::from_millis(1));
+        let (s, r) = goro::bounded::<i32>(0);
+        let t = std::thread::spawn(move || s.send(1).unwrap());
+        assert_eq!(r.recv(), Ok(1));
+        t.join().unwrap();
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(h.join().is_ok()).unwrap());
+    let joined = rx.recv_timeout(Duration::from_secs(60));
+    assert_eq!(joined, Ok(true), "the thread exits after its destructors");
+}

@@ -83,22 +83,31 @@ thread_local! {
     static SLOT: Arc<AtomicBool> = Arc::new(AtomicBool::new(false));
 }
 
-/// The calling OS thread's flag, for its `Unparker`.
+/// The calling OS thread's flag, for its `Unparker`. A thread whose
+/// thread-locals are being destroyed (a destructor that blocks on a
+/// channel) gets a flag of its own that no park ever sets: it is never
+/// counted as parked, so it can only hold a report off, never cause one.
 pub(crate) fn os_slot() -> Arc<AtomicBool> {
-    SLOT.with(Arc::clone)
+    SLOT.try_with(Arc::clone)
+        .unwrap_or_else(|_| Arc::new(AtomicBool::new(false)))
 }
 
 /// Runs `park` (an untimed park of the calling OS thread) counted in
-/// `OS_PARKED`.
+/// `OS_PARKED` (uncounted once the thread's thread-locals are gone, see
+/// [`os_slot`]).
 pub(crate) fn os_park(park: impl FnOnce()) {
-    SLOT.with(|slot| {
+    let mut park = Some(park);
+    let _ = SLOT.try_with(|slot| {
         slot.store(true, Ordering::SeqCst);
         OS_PARKED.fetch_add(1, Ordering::SeqCst);
-        park();
+        (park.take().expect("parks once"))();
         if slot.swap(false, Ordering::SeqCst) {
             OS_PARKED.fetch_sub(1, Ordering::SeqCst);
         }
     });
+    if let Some(park) = park {
+        park();
+    }
     EVENTS.fetch_add(1, Ordering::SeqCst);
 }
 
