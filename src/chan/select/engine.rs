@@ -471,15 +471,31 @@ impl<'a> Locks<'a> {
             .chain(self.big.iter().copied())
     }
 
-    fn lock(&self) {
+    /// Takes every lock, in order; they are released by [`Held::unlock`],
+    /// or when the guard drops (a panic while they are held must not leave
+    /// the channels locked for good).
+    fn lock(&self) -> Held<'_, 'a> {
         for op in self.distinct() {
             op.lock();
         }
+        Held(self)
     }
+}
 
-    fn unlock(&self) {
-        for op in self.distinct() {
-            // SAFETY: `lock` took each of these once.
+/// All the locks of a [`Locks`], held.
+struct Held<'l, 'a>(&'l Locks<'a>);
+
+impl Held<'_, '_> {
+    fn unlock(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Held<'_, '_> {
+    fn drop(&mut self) {
+        for op in self.0.distinct() {
+            // SAFETY: `Locks::lock` took each of these once, and this guard
+            // of that call releases them once.
             unsafe { op.unlock() };
         }
     }
@@ -513,7 +529,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
         if !biased && !std::mem::take(&mut shuffled) {
             order.shuffle();
         }
-        locks.lock();
+        let held = locks.lock();
         let mut wakes = Wakes::default();
         let mut paired = None;
         for &i in order.as_ref() {
@@ -521,7 +537,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             // SAFETY: all locks held; the cells are the cases' own.
             match unsafe { c.op.poll(c.send, c.cell, &mut wakes) } {
                 Polled::Ready(token) => {
-                    locks.unlock();
+                    held.unlock();
                     wakes.fire();
                     return Some((i as usize, token));
                 }
@@ -533,7 +549,7 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             }
         }
         if let Some(i) = paired {
-            locks.unlock();
+            held.unlock();
             wakes.fire();
             let c = &cases[i];
             // SAFETY: the cell is this case's, and holds the rendezvous.
@@ -543,11 +559,11 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
             continue;
         }
         if wait.expired() {
-            locks.unlock();
+            held.unlock();
             wakes.fire();
             return None;
         }
-        let (state, paired) = park_on(cases, &locks, order.as_ref(), wakes, wait, |cell, i, c| {
+        let (state, paired) = park_on(cases, held, order.as_ref(), wakes, wait, |cell, i, c| {
             c.op.waiter(cell, i, c.send, c.cell)
         });
         let case = waiter::case(state);
@@ -607,22 +623,22 @@ pub(crate) fn ready(cases: &[Case<'_>], wait: Wait) -> Option<usize> {
     let mut order = Order::new(cases.len());
     loop {
         order.shuffle();
-        locks.lock();
+        let held = locks.lock();
         for &i in order.as_ref() {
             let c = &cases[i as usize];
             // SAFETY: all locks held.
             if unsafe { c.op.ready(c.send) } {
-                locks.unlock();
+                held.unlock();
                 return Some(i as usize);
             }
         }
         if wait.expired() {
-            locks.unlock();
+            held.unlock();
             return None;
         }
         let (state, _) = park_on(
             cases,
-            &locks,
+            held,
             order.as_ref(),
             Wakes::default(),
             wait,
@@ -635,13 +651,13 @@ pub(crate) fn ready(cases: &[Case<'_>], wait: Wait) -> Option<usize> {
 }
 
 /// Steps 3 and 4: queues one waiter per case (made by `waiter`, all over
-/// one fresh cell) in `order`, releases the locks `lock` took, fires
-/// `wakes`, parks until the cell is settled or `wait` runs out, and takes
-/// the waiters out again. Returns the final state and, for `PAIRED`, the
+/// one fresh cell) in `order`, releases the locks `held`, fires `wakes`,
+/// parks until the cell is settled or `wait` runs out, and takes the
+/// waiters out again. Returns the final state and, for `PAIRED`, the
 /// receiver's rendezvous.
 fn park_on(
     cases: &[Case<'_>],
-    locks: &Locks<'_>,
+    held: Held<'_, '_>,
     order: &[u32],
     wakes: Wakes,
     wait: Wait,
@@ -662,7 +678,8 @@ fn park_on(
         // (`Registered` takes them out before they drop).
         unsafe { c.op.register(w, c.send) };
     }
-    locks.unlock();
+    let locks = held.0;
+    held.unlock();
     wakes.fire();
     let reg = Registered {
         cases,
@@ -708,12 +725,12 @@ struct Registered<'r, 'c, 'a> {
 
 impl Registered<'_, '_, '_> {
     fn unregister(&self) {
-        self.locks.lock();
+        let held = self.locks.lock();
         for (c, w) in self.cases.iter().zip(self.waiters) {
             // SAFETY: all locks held.
             unsafe { c.op.unregister(w, c.send) };
         }
-        self.locks.unlock();
+        held.unlock();
     }
 }
 
