@@ -54,9 +54,10 @@ impl Due {
         self.next.is_some_and(|n| n <= now)
     }
 
-    /// Takes the fire due at `now`, if one is: returns the value to deliver
-    /// (`now`, the time it is delivered, as the eager timer always did) and
-    /// moves the schedule on.
+    /// Takes the fire due at `now`, if one is: returns the value to deliver,
+    /// the time it was due (as Go 1.23 and crossbeam-channel deliver: a
+    /// late fire does not shift the value, and a ticker's values are whole
+    /// periods apart), and moves the schedule on.
     pub(crate) fn take(&mut self, now: Instant) -> Option<Instant> {
         let due = self.next.filter(|&n| n <= now)?;
         self.next = match self.period {
@@ -64,7 +65,7 @@ impl Due {
             Some(p) if p.is_zero() => Some(now),
             Some(p) => next_period(due, now, p),
         };
-        Some(now)
+        Some(due)
     }
 }
 
@@ -96,7 +97,7 @@ mod tests {
         assert_eq!(d.take(t0), None);
         let late = t0 + Duration::from_secs(2);
         assert!(d.is_due(late));
-        assert_eq!(d.take(late), Some(late));
+        assert_eq!(d.take(late), Some(t0 + Duration::from_secs(1)), "its due time");
         assert_eq!(d.next(), None);
         assert_eq!(d.take(late + Duration::from_secs(9)), None, "spent");
     }
@@ -105,10 +106,12 @@ mod tests {
     fn a_zero_period_is_due_at_every_look() {
         let t0 = Instant::now();
         let mut d = Due::every(Some(t0), Duration::ZERO);
+        let mut last = t0;
         for i in 0..3 {
             let now = t0 + Duration::from_millis(i);
-            assert_eq!(d.take(now), Some(now));
+            assert_eq!(d.take(now), Some(last), "due since the last look");
             assert!(d.is_due(now));
+            last = now;
         }
     }
 
@@ -123,7 +126,7 @@ mod tests {
             let deadline = Instant::now();
             let mut d = Due::every(Some(deadline), period);
             let now = deadline + late;
-            assert_eq!(d.take(now), Some(now), "the late fire is delivered");
+            assert_eq!(d.take(now), Some(deadline), "the late fire, at its due time");
             let next = d.next().expect("a ticker goes on");
             assert!(
                 next > now && next - now <= period,

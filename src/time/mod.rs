@@ -109,9 +109,11 @@ pub(crate) fn cancel_at(deadline: Instant, c: std::sync::Weak<crate::context::Ca
     );
 }
 
-/// Creates a channel that receives the current time once, `d` from now,
-/// like Go's `time.After`. It never closes: after the one value a `recv`
-/// blocks forever. A duration too large to represent never fires.
+/// Creates a channel that receives one value `d` from now, like Go's
+/// `time.After`: the instant it was due (`Instant::now() + d`), as Go 1.23
+/// and crossbeam-channel deliver it, even when it is received late. It
+/// never closes: after the one value a `recv` blocks forever. A duration
+/// too large to represent never fires.
 ///
 /// On a green thread the timer lives on its worker (no OS thread is
 /// involved, and only the green thread that receives parks); on a plain OS
@@ -133,8 +135,8 @@ pub fn after(d: Duration) -> Receiver<Instant> {
     }
 }
 
-/// Creates a channel that receives the current time once, at `when` (at
-/// once if `when` has passed). Like [`after`], it never closes.
+/// Creates a channel that receives `when` once, at `when` (at once if
+/// `when` has passed). Like [`after`], it never closes.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -142,7 +144,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// assert!(past.try_recv().is_ok()); // due already: ready at once
 ///
 /// let when = Instant::now() + Duration::from_millis(5);
-/// assert!(goro::at(when).recv().unwrap() >= when);
+/// assert_eq!(goro::at(when).recv(), Ok(when));
 /// ```
 pub fn at(when: Instant) -> Receiver<Instant> {
     let (tx, rx) = crate::chan::timer_channel(Due::once(when));
@@ -150,9 +152,10 @@ pub fn at(when: Instant) -> Receiver<Instant> {
     rx
 }
 
-/// Creates a channel that receives the current time every `period`, like
-/// Go's `time.Tick`. The channel holds one tick: ticks a slow receiver did
-/// not take are dropped, so it never falls behind by more than one. The
+/// Creates a channel that receives a tick every `period`, like Go's
+/// `time.Tick`; each tick is the instant it was due (creation plus a whole
+/// number of periods). The channel holds one tick: ticks a slow receiver
+/// did not take are dropped, so it never falls behind by more than one. The
 /// timer stops when every [`Receiver`] is dropped; the channel never
 /// closes. A zero `period` gives a tick at every receive (as
 /// crossbeam-channel's `tick` does; Go's `NewTicker` panics instead).
@@ -162,7 +165,7 @@ pub fn at(when: Instant) -> Receiver<Instant> {
 /// let ticks = goro::tick(Duration::from_millis(2));
 /// let a = ticks.recv().unwrap();
 /// let b = ticks.recv().unwrap();
-/// assert!(b >= a + Duration::from_millis(1));
+/// assert!(b >= a + Duration::from_millis(2)); // whole periods apart
 ///
 /// let always = goro::tick(Duration::ZERO);
 /// assert!(always.try_recv().is_ok());
@@ -286,7 +289,7 @@ mod tests {
         let now = deadline + Duration::from_millis(100);
         let next = fire.expire(deadline, now).expect("a ticker re-arms");
         assert!(next > now && next - now <= period);
-        assert_eq!(rx.try_recv(), Ok(now), "the late tick is delivered");
+        assert_eq!(rx.try_recv(), Ok(deadline), "the late tick, at its due time");
     }
 
     #[test]
