@@ -538,45 +538,75 @@ fn a_woken_sender_keeps_its_turn_against_newcomers() {
     h.join().unwrap();
 }
 
+/// A waiter that times out between two others leaves the queue, and the
+/// two are served in order. B's timeout must end after C queued: if this
+/// OS thread is descheduled longer than that (a loaded machine), the round
+/// is redone with a timeout four times longer.
 #[test]
 fn a_timed_out_waiter_leaves_the_queue_without_disturbing_the_order() {
+    fn rounds(mut round: impl FnMut(Duration) -> bool) {
+        let mut timeout = Duration::from_millis(30);
+        while !round(timeout) {
+            timeout *= 4;
+            assert!(
+                timeout < Duration::from_secs(60),
+                "never got B between A and C"
+            );
+        }
+    }
     for cap in CAPS {
         // Receivers: A waits, B gives up, C waits; A then C are served.
-        let rt = rt(2);
-        let (tx, rx) = chan::<u32>(cap);
-        let (ra, rb, rc) = (rx.clone(), rx.clone(), rx.clone());
-        let a = rt.spawn(move || ra.recv());
-        wait_parked(&rt, "chan recv", 1);
-        let b = rt.spawn(move || rb.recv_timeout(Duration::from_millis(30)));
-        wait_parked(&rt, "chan recv", 2);
-        let c = rt.spawn(move || rc.recv());
-        wait_parked(&rt, "chan recv", 3);
-        assert_eq!(b.join().unwrap(), Err(RecvTimeoutError::Timeout), "{cap:?}");
-        tx.send(1).unwrap();
-        tx.send(2).unwrap();
-        assert_eq!(a.join().unwrap(), Ok(1), "{cap:?}");
-        assert_eq!(c.join().unwrap(), Ok(2), "{cap:?}");
+        rounds(|timeout| {
+            let rt = rt(2);
+            let (tx, rx) = chan::<u32>(cap);
+            let (ra, rb, rc) = (rx.clone(), rx.clone(), rx.clone());
+            let a = rt.spawn(move || ra.recv());
+            wait_parked(&rt, "chan recv", 1);
+            let b = rt.spawn(move || rb.recv_timeout(timeout));
+            if !common::wait_parked_unless(&rt, "chan recv", 2, || b.is_finished()) {
+                return false;
+            }
+            let c = rt.spawn(move || rc.recv());
+            let c_queued = common::wait_parked_unless(&rt, "chan recv", 3, || b.is_finished());
+            assert_eq!(b.join().unwrap(), Err(RecvTimeoutError::Timeout), "{cap:?}");
+            if !c_queued {
+                return false;
+            }
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+            assert_eq!(a.join().unwrap(), Ok(1), "{cap:?}");
+            assert_eq!(c.join().unwrap(), Ok(2), "{cap:?}");
+            true
+        });
     }
     for n in [0usize, 2] {
         // Senders: A waits, B gives up (with its message), C waits.
-        let rt = rt(2);
-        let (tx, rx) = goro::bounded::<u32>(n);
-        for i in 0..n as u32 {
-            tx.send(90 + i).unwrap();
-        }
-        let (ta, tb, tc) = (tx.clone(), tx.clone(), tx.clone());
-        let a = rt.spawn(move || ta.send(1));
-        wait_parked(&rt, "chan send", 1);
-        let b = rt.spawn(move || tb.send_timeout(2, Duration::from_millis(30)));
-        wait_parked(&rt, "chan send", 2);
-        let c = rt.spawn(move || tc.send(3));
-        wait_parked(&rt, "chan send", 3);
-        assert_eq!(b.join().unwrap(), Err(SendTimeoutError::Timeout(2)));
-        let got: Vec<u32> = (0..n + 2).map(|_| rx.recv().unwrap()).collect();
-        let want: Vec<u32> = (0..n as u32).map(|i| 90 + i).chain([1, 3]).collect();
-        assert_eq!(got, want, "cap {n}");
-        assert_eq!(a.join().unwrap(), Ok(()));
-        assert_eq!(c.join().unwrap(), Ok(()));
+        rounds(|timeout| {
+            let rt = rt(2);
+            let (tx, rx) = goro::bounded::<u32>(n);
+            for i in 0..n as u32 {
+                tx.send(90 + i).unwrap();
+            }
+            let (ta, tb, tc) = (tx.clone(), tx.clone(), tx.clone());
+            let a = rt.spawn(move || ta.send(1));
+            wait_parked(&rt, "chan send", 1);
+            let b = rt.spawn(move || tb.send_timeout(2, timeout));
+            if !common::wait_parked_unless(&rt, "chan send", 2, || b.is_finished()) {
+                return false;
+            }
+            let c = rt.spawn(move || tc.send(3));
+            let c_queued = common::wait_parked_unless(&rt, "chan send", 3, || b.is_finished());
+            assert_eq!(b.join().unwrap(), Err(SendTimeoutError::Timeout(2)));
+            if !c_queued {
+                return false;
+            }
+            let got: Vec<u32> = (0..n + 2).map(|_| rx.recv().unwrap()).collect();
+            let want: Vec<u32> = (0..n as u32).map(|i| 90 + i).chain([1, 3]).collect();
+            assert_eq!(got, want, "cap {n}");
+            assert_eq!(a.join().unwrap(), Ok(()));
+            assert_eq!(c.join().unwrap(), Ok(()));
+            true
+        });
     }
 }
 
@@ -590,13 +620,8 @@ fn recv_timeout_parks_the_green_thread_not_its_worker() {
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
     );
-    let (p, o) = (parked.clone(), other_ran.clone());
-    let waiter = rt.spawn(move || {
-        p.store(true, Ordering::SeqCst);
-        let t = Instant::now();
-        let r = rx.recv_timeout(Duration::from_millis(100));
-        (r, t.elapsed(), o.load(Ordering::SeqCst))
-    });
+    // `other` first: it exists before the waiter's timeout starts, however
+    // long this thread is descheduled between the two spawns.
     let (p, o) = (parked.clone(), other_ran.clone());
     let other = rt.spawn(move || {
         // Only one worker: once this runs after the waiter started, the
@@ -605,6 +630,13 @@ fn recv_timeout_parks_the_green_thread_not_its_worker() {
             goro::yield_now();
         }
         o.store(true, Ordering::SeqCst);
+    });
+    let (p, o) = (parked.clone(), other_ran.clone());
+    let waiter = rt.spawn(move || {
+        p.store(true, Ordering::SeqCst);
+        let t = Instant::now();
+        let r = rx.recv_timeout(Duration::from_millis(100));
+        (r, t.elapsed(), o.load(Ordering::SeqCst))
     });
     let (r, elapsed, saw_other) = waiter.join().unwrap();
     other.join().unwrap();
@@ -627,19 +659,20 @@ fn send_timeout_parks_and_hands_the_message_back() {
         }
         let flag = Arc::new(AtomicBool::new(false));
         let ran = Arc::new(AtomicBool::new(false));
-        let (f, r) = (flag.clone(), ran.clone());
-        let waiter = rt.spawn(move || {
-            f.store(true, Ordering::SeqCst);
-            let t = Instant::now();
-            let res = tx.send_timeout("late".to_string(), Duration::from_millis(80));
-            (res, t.elapsed(), r.load(Ordering::SeqCst))
-        });
+        // `other` first, as in the receive test above.
         let (f, r) = (flag.clone(), ran.clone());
         let other = rt.spawn(move || {
             while !f.load(Ordering::SeqCst) {
                 goro::yield_now();
             }
             r.store(true, Ordering::SeqCst);
+        });
+        let (f, r) = (flag.clone(), ran.clone());
+        let waiter = rt.spawn(move || {
+            f.store(true, Ordering::SeqCst);
+            let t = Instant::now();
+            let res = tx.send_timeout("late".to_string(), Duration::from_millis(80));
+            (res, t.elapsed(), r.load(Ordering::SeqCst))
         });
         let (res, elapsed, saw_other) = waiter.join().unwrap();
         other.join().unwrap();

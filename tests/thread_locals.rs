@@ -26,7 +26,7 @@ fn green_threads_are_pinned_after_first_run() {
     let r = common::rt(2);
     let moves = Arc::new(AtomicUsize::new(0));
     let threads_seen = Arc::new(parking_lot::Mutex::new(std::collections::HashSet::new()));
-    r.block_on(|| {
+    let root = r.block_on(|| {
         let hs: Vec<_> = (0..300)
             .map(|i| {
                 let moves = moves.clone();
@@ -62,16 +62,21 @@ fn green_threads_are_pinned_after_first_run() {
         for h in hs {
             h.join().unwrap();
         }
+        root
     });
     assert_eq!(
         moves.load(Ordering::Relaxed),
         0,
         "a started green thread changed OS thread"
     );
-    // Both workers ran green threads (stealing happened).
-    assert_eq!(
-        threads_seen.lock().len(),
-        2,
-        "expected green threads on both workers"
+    // Green threads ran on the worker that did not spawn them (stealing
+    // happened), while the spawning worker sat idle in `join` next to
+    // them: a scheduler that moved started green threads had every chance
+    // to. (Whether the spawning worker also ran some of the 300 depends
+    // on the OS: if it pauses that worker's thread, the other steals all.)
+    let seen = threads_seen.lock();
+    assert!(
+        seen.iter().any(|&t| t != root),
+        "no green thread ran off the spawning worker: {seen:?}"
     );
 }

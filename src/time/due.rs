@@ -97,7 +97,11 @@ mod tests {
         assert_eq!(d.take(t0), None);
         let late = t0 + Duration::from_secs(2);
         assert!(d.is_due(late));
-        assert_eq!(d.take(late), Some(t0 + Duration::from_secs(1)), "its due time");
+        assert_eq!(
+            d.take(late),
+            Some(t0 + Duration::from_secs(1)),
+            "its due time"
+        );
         assert_eq!(d.next(), None);
         assert_eq!(d.take(late + Duration::from_secs(9)), None, "spent");
     }
@@ -126,7 +130,11 @@ mod tests {
             let deadline = Instant::now();
             let mut d = Due::every(Some(deadline), period);
             let now = deadline + late;
-            assert_eq!(d.take(now), Some(deadline), "the late fire, at its due time");
+            assert_eq!(
+                d.take(now),
+                Some(deadline),
+                "the late fire, at its due time"
+            );
             let next = d.next().expect("a ticker goes on");
             assert!(
                 next > now && next - now <= period,

@@ -289,7 +289,11 @@ mod tests {
         let now = deadline + Duration::from_millis(100);
         let next = fire.expire(deadline, now).expect("a ticker re-arms");
         assert!(next > now && next - now <= period);
-        assert_eq!(rx.try_recv(), Ok(deadline), "the late tick, at its due time");
+        assert_eq!(
+            rx.try_recv(),
+            Ok(deadline),
+            "the late tick, at its due time"
+        );
     }
 
     #[test]
