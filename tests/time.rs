@@ -127,6 +127,10 @@ fn tick_zero_is_ready_at_every_receive() {
 fn a_due_timer_channel_is_ready_at_once() {
     fn check() {
         assert!(goro::after(Duration::ZERO).try_recv().is_ok());
+        let t = goro::after(Duration::ZERO);
+        assert_eq!((t.len(), t.is_empty(), t.is_full()), (1, false, true));
+        t.try_recv().unwrap();
+        assert_eq!((t.len(), t.is_empty(), t.is_full()), (0, true, false));
         assert!(
             goro::at(Instant::now() - Duration::from_secs(1))
                 .try_recv()
@@ -342,4 +346,42 @@ fn timer_channels_are_reexported_from_chan() {
     let _ = goro::chan::at(Instant::now());
     let _ = goro::chan::tick(Duration::from_secs(1));
     let _ = goro::chan::never::<()>();
+}
+
+/// A green thread polling with a zero or tiny sleep gives its worker up
+/// each time (Go's `for !stop { time.Sleep(1) }` in its ticker stress
+/// tests): the other green threads of its one worker run. It hung before
+/// (the watchdog turns a hang into a failure).
+#[test]
+fn a_tiny_or_zero_sleep_lets_the_worker_run_others() {
+    for d in [Duration::ZERO, Duration::from_nanos(1)] {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let polls = common::rt(1).block_on(move || {
+                let stop = Arc::new(AtomicBool::new(false));
+                let polls = Arc::new(AtomicUsize::new(0));
+                let (s, p) = (stop.clone(), polls.clone());
+                let poller = goro::go!(move || {
+                    while !s.load(Ordering::SeqCst) {
+                        goro::sleep(d);
+                        p.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+                // This green thread runs again only if the poller's sleep
+                // gives the worker up.
+                while polls.load(Ordering::SeqCst) < 3 {
+                    goro::yield_now();
+                }
+                stop.store(true, Ordering::SeqCst);
+                poller.join().unwrap();
+                polls.load(Ordering::SeqCst)
+            });
+            let _ = done_tx.send(polls);
+        });
+        let polls = done_rx.recv_timeout(Duration::from_secs(60));
+        assert!(
+            polls.is_ok_and(|p| p >= 3),
+            "{d:?}: the poller held its worker"
+        );
+    }
 }

@@ -94,6 +94,8 @@ pub(crate) struct Channel<T> {
     /// Made by `never()`: every such channel counts as the same one for
     /// `same_channel` (Go's nil channels compare equal).
     pub(crate) never: bool,
+    /// A timer channel (`inner.timer` is set): `len` counts a due fire.
+    timed: bool,
 }
 
 #[repr(C)]
@@ -317,6 +319,7 @@ impl<T> Channel<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             never: false,
+            timed: false,
         }
     }
 
@@ -325,7 +328,22 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        let n = self.len.load(Ordering::Relaxed);
+        if n == 0 && self.timed {
+            return self.due_len();
+        }
+        n
+    }
+
+    /// A timer channel's `len` when its buffer is empty: 1 if a fire is
+    /// due (a receive would take it at once), as crossbeam-channel's timer
+    /// flavors count.
+    #[cold]
+    fn due_len(&self) -> usize {
+        let inner = self.inner.lock();
+        let due = inner.buf.len() > 0
+            || (inner.timer.as_ref()).is_some_and(|t| t.due.is_due(Instant::now()));
+        usize::from(due)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -413,9 +431,10 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Makes this channel a timer channel with schedule `timed`.
-    pub(crate) fn set_timer(&self, timed: Timed<T>) {
+    /// Makes this new channel a timer channel with schedule `timed`.
+    pub(crate) fn set_timer(&mut self, timed: Timed<T>) {
         self.inner.lock().timer = Some(Box::new(timed));
+        self.timed = true;
     }
 
     /// The runtime timer of a timer channel fires at `now`: delivers the

@@ -65,7 +65,11 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn new<T>(buf: Buffer<T>) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Channel::new(buf));
+    from_channel(Channel::new(buf))
+}
+
+fn from_channel<T>(chan: Channel<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(chan);
     (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
@@ -90,9 +94,10 @@ pub(crate) fn never_channel<T>() -> Receiver<T> {
 /// A timer channel (`time/mod.rs`): capacity 1, kept open for good, with
 /// its schedule `due` inside, under the channel's lock (`time/due.rs`).
 pub(crate) fn timer_channel(due: Due) -> (Sender<Instant>, Receiver<Instant>) {
-    let (tx, rx) = bounded(1);
+    let mut chan = Channel::new(Buffer::bounded(1));
+    chan.set_timer(Timed { due, make: |at| at });
+    let (tx, rx) = from_channel(chan);
     keep_open(&tx);
-    tx.chan.set_timer(Timed { due, make: |at| at });
     (tx, rx)
 }
 

@@ -225,7 +225,10 @@ pub fn yield_now() {
 }
 
 /// Blocks the caller for at least `dur`: a green thread parks (its worker
-/// runs others meanwhile), an OS thread sleeps.
+/// runs others meanwhile), an OS thread sleeps. A green thread gives its
+/// worker up even for a zero or already elapsed `dur` (it yields), so a
+/// loop polling with a tiny sleep (Go's `for !done { time.Sleep(1) }`)
+/// lets the other green threads of its worker run.
 ///
 /// ```
 /// let t = std::time::Instant::now();
@@ -241,8 +244,8 @@ pub fn sleep(dur: Duration) {
     }
 }
 
-/// Blocks the caller until `deadline`: a green thread parks, an OS thread
-/// sleeps.
+/// Blocks the caller until `deadline`: a green thread parks (or yields, if
+/// `deadline` has passed), an OS thread sleeps.
 ///
 /// ```
 /// let deadline = std::time::Instant::now() + std::time::Duration::from_millis(5);
@@ -255,6 +258,10 @@ pub fn sleep_until(deadline: Instant) {
         if deadline > now {
             std::thread::sleep(deadline - now);
         }
+        return;
+    }
+    if Instant::now() >= deadline {
+        crate::yield_now();
         return;
     }
     while Instant::now() < deadline {

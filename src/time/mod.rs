@@ -33,8 +33,11 @@
 //!
 //! A timer made on a green thread fires from its worker, so a receiver
 //! blocked on it wakes late if a green thread blocks that worker's OS
-//! thread (a `std` lock or `std::thread::sleep`, which goro cannot see);
-//! a receive that looks after the deadline gets it at once. If the runtime
+//! thread (a `std` lock, `std::thread::sleep` or a `join` of an OS
+//! thread, which goro cannot see), and never while it stays blocked (an OS
+//! thread the blocked green thread waits for, itself waiting on that
+//! timer, deadlocks); a receive that looks after the deadline gets it at
+//! once. If the runtime
 //! shuts down first, the worker hands its live timers to the global timer
 //! thread as it stops, and they fire from there.
 
