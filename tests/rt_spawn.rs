@@ -288,6 +288,31 @@ fn scope_panics_when_a_child_panicked_unjoined() {
     assert!(r.is_err());
 }
 
+/// A result nobody joined is dropped by `scope`; if its `Drop` spawns
+/// another scoped green thread (it may hold the `&Scope`), `scope` waits
+/// for that one too before returning, as `std::thread::scope` does (std's
+/// test_scoped_threads_drop_result_before_join). It returned early before,
+/// leaving a green thread that borrows the caller's stack running.
+#[test]
+fn scope_waits_for_green_threads_spawned_by_dropping_a_result() {
+    struct SpawnOnDrop<'scope, 'env>(&'scope goro::Scope<'scope, 'env>, &'env AtomicUsize);
+    impl Drop for SpawnOnDrop<'_, '_> {
+        fn drop(&mut self) {
+            let done = self.1;
+            self.0.spawn(move || {
+                goro::sleep(Duration::from_millis(20));
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    }
+    let done = AtomicUsize::new(0);
+    goro::scope(|s| {
+        let done = &done;
+        s.spawn(move || SpawnOnDrop(s, done));
+    });
+    assert_eq!(done.load(Ordering::SeqCst), 1, "scope returned first");
+}
+
 #[test]
 fn dump_lists_parked_green_threads() {
     let r = rt(1);

@@ -117,17 +117,24 @@ where
         env: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    scope.data.wait_all();
-    // Every child's closure is done; its result is stored a few
-    // instructions later (no blocking in between). Drop the results nobody
-    // joined here, inside the scope, since they may borrow from it.
-    let children = std::mem::take(&mut *scope.data.children.lock());
     let mut panicked = false;
-    for child in children {
-        while !child.body.is_finished() {
-            std::thread::yield_now();
+    loop {
+        scope.data.wait_all();
+        // Every child's closure is done; its result is stored a few
+        // instructions later (no blocking in between). Drop the results
+        // nobody joined here, inside the scope, since they may borrow from
+        // it. Such a drop may spawn more scoped green threads (a result can
+        // hold the `&Scope`): wait for those too, until none is left.
+        let children = std::mem::take(&mut *scope.data.children.lock());
+        if children.is_empty() {
+            break;
         }
-        panicked |= child.body.discard_output();
+        for child in children {
+            while !child.body.is_finished() {
+                std::thread::yield_now();
+            }
+            panicked |= child.body.discard_output();
+        }
     }
     match result {
         Err(e) => panic::resume_unwind(e),
