@@ -632,3 +632,18 @@ fn shutdown_wakes_no_green_thread_before_marking_all_of_them() {
         assert!(!once.is_completed());
     }
 }
+
+/// `Debug` prints the data, or `<locked>`, in parking_lot's format.
+#[test]
+fn mutex_and_rwlock_debug_as_parking_lot() {
+    let m = Mutex::new(vec![0u8, 10]);
+    assert_eq!(format!("{m:?}"), "Mutex { data: [0, 10] }");
+    let g = m.lock();
+    assert_eq!(format!("{m:?}"), "Mutex { data: <locked> }");
+    drop(g);
+    let rw = RwLock::new(vec![0u8, 10]);
+    assert_eq!(format!("{rw:?}"), "RwLock { data: [0, 10] }");
+    let w = rw.write();
+    assert_eq!(format!("{rw:?}"), "RwLock { data: <locked> }");
+    drop(w);
+}

@@ -510,6 +510,7 @@ impl<T> From<T> for Mutex<T> {
     }
 }
 
+// parking_lot's format (no poisoning to show, unlike std's).
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
@@ -517,6 +518,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
         };
-        d.finish_non_exhaustive()
+        d.finish()
     }
 }

@@ -377,6 +377,7 @@ impl<T> From<T> for RwLock<T> {
     }
 }
 
+// parking_lot's format (no poisoning to show, unlike std's).
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RwLock");
@@ -384,6 +385,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
         };
-        d.finish_non_exhaustive()
+        d.finish()
     }
 }
