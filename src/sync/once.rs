@@ -365,6 +365,38 @@ impl<T: fmt::Debug> fmt::Debug for OnceLock<T> {
     }
 }
 
+/// A new cell holding a clone of this one's value, if set (std's).
+///
+/// ```
+/// let a = goro::sync::OnceLock::from(5);
+/// assert_eq!(a.clone().get(), Some(&5));
+/// assert!(goro::sync::OnceLock::<i32>::new().clone().get().is_none());
+/// ```
+impl<T: Clone> Clone for OnceLock<T> {
+    fn clone(&self) -> OnceLock<T> {
+        match self.get() {
+            Some(v) => OnceLock::from(v.clone()),
+            None => OnceLock::new(),
+        }
+    }
+}
+
+/// Equal when both are unset, or both hold equal values (std's).
+///
+/// ```
+/// use goro::sync::OnceLock;
+/// assert!(OnceLock::from("a") == OnceLock::from("a"));
+/// assert!(OnceLock::<i32>::new() == OnceLock::new());
+/// assert!(OnceLock::from(1) != OnceLock::new());
+/// ```
+impl<T: PartialEq> PartialEq for OnceLock<T> {
+    fn eq(&self, other: &OnceLock<T>) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl<T: Eq> Eq for OnceLock<T> {}
+
 impl<T> From<T> for OnceLock<T> {
     fn from(value: T) -> OnceLock<T> {
         let c = OnceLock::new();
