@@ -285,7 +285,12 @@ fn scope_panics_when_a_child_panicked_unjoined() {
             s.spawn(|| panic!("child"));
         })
     });
-    assert!(r.is_err());
+    // std::thread::scope's message, for tests ported from std.
+    let payload = r.expect_err("the scope panics");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"a scoped thread panicked")
+    );
 }
 
 /// A result nobody joined is dropped by `scope`; if its `Drop` spawns

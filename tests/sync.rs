@@ -588,6 +588,25 @@ fn auto_traits_match_std() {
     sync::<goro::sync::RwLockReadGuard<'static, u8>>();
     // As std: `Mutex<T>` is `Sync` for a `Send` but `!Sync` `T`.
     send_sync::<Mutex<std::cell::Cell<u8>>>();
+    // As std: every primitive crosses `catch_unwind` (none is poisoned).
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<Mutex<Vec<u8>>>();
+    unwind_safe::<RwLock<Vec<u8>>>();
+    unwind_safe::<Semaphore>();
+    unwind_safe::<WaitGroup>();
+    unwind_safe::<Barrier>();
+    unwind_safe::<Condvar>();
+    unwind_safe::<Once>();
+    unwind_safe::<OnceLock<String>>();
+    let m = Mutex::new(1);
+    assert!(
+        std::panic::catch_unwind(|| {
+            let _g = m.lock();
+            panic!("while locked");
+        })
+        .is_err()
+    );
+    assert_eq!(*m.try_lock().expect("released by the unwind"), 1);
 }
 
 /// Shutdown marks every green thread cancelled before it wakes any: the

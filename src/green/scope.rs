@@ -138,7 +138,8 @@ where
     }
     match result {
         Err(e) => panic::resume_unwind(e),
-        Ok(_) if panicked => panic!("a scoped green thread panicked"),
+        // std::thread::scope's words, for tests ported from std.
+        Ok(_) if panicked => panic!("a scoped thread panicked"),
         Ok(v) => v,
     }
 }

@@ -510,6 +510,14 @@ impl<T> From<T> for Mutex<T> {
     }
 }
 
+// As std's: a panic while the lock is held releases it (the guard drops
+// during the unwind) and leaves the wait queue consistent, so the lock
+// works on after `catch_unwind`. Unlike std's there is no poisoning (Go's
+// and parking_lot's way): data a panicking holder left half-updated is
+// what the next holder sees.
+impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}
+
 // parking_lot's format (no poisoning to show, unlike std's).
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

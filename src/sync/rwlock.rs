@@ -377,6 +377,14 @@ impl<T> From<T> for RwLock<T> {
     }
 }
 
+// As std's: a panic while the lock is held releases it (the guard drops
+// during the unwind) and leaves the wait queue consistent, so the lock
+// works on after `catch_unwind`. Unlike std's there is no poisoning (Go's
+// and parking_lot's way): data a panicking holder left half-updated is
+// what the next holder sees.
+impl<T: ?Sized> std::panic::UnwindSafe for RwLock<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for RwLock<T> {}
+
 // parking_lot's format (no poisoning to show, unlike std's).
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
