@@ -385,3 +385,23 @@ fn a_tiny_or_zero_sleep_lets_the_worker_run_others() {
         );
     }
 }
+
+/// A ticker whose receiver was away holds one stale tick; the ticks that
+/// fell due meanwhile were dropped, even if the runtime timer has not run
+/// them yet, so after taking the held one nothing is ready until the next
+/// period (crossbeam-channel's `intervals`, Go's ticker).
+#[test]
+fn ticks_due_while_one_was_held_are_dropped() {
+    fn check() {
+        let r = goro::tick(Duration::from_millis(20));
+        let t1 = r.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(130)); // busy: no yield
+        let t2 = r.try_recv().expect("one tick is held");
+        assert!(t2 > t1);
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty), "no backlog");
+        let t3 = r.recv().unwrap();
+        assert!(t3 >= t2 + Duration::from_millis(20));
+    }
+    check();
+    common::rt(1).block_on(check);
+}

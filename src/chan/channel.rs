@@ -397,6 +397,12 @@ impl<T> Channel<T> {
         wakes: &mut Wakes,
     ) -> Result<Got<T>, Fail> {
         if inner.buf.pop_into(out) {
+            if let Some(t) = inner.timer.as_deref_mut() {
+                // The fires that fell due while this one sat in the full
+                // channel were dropped (the runtime timer may not have run
+                // them yet): a tick is never older than the last receive.
+                t.due.drop_due(Instant::now());
+            }
             // Room now: blocked senders' messages join the tail, moved from
             // their slots straight into the buffer.
             inner.refill(wakes);
@@ -549,7 +555,7 @@ impl<T> Channel<T> {
             // into the freed cell.
             if inner.sendq.is_empty() {
                 // SAFETY: `out` is the caller's `&mut`, unaliased here.
-                if inner.buf.pop_into(unsafe { &mut *out }) {
+                if !self.timed && inner.buf.pop_into(unsafe { &mut *out }) {
                     self.len.store(inner.buf.len(), Ordering::Relaxed);
                     return Ok(());
                 }

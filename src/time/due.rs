@@ -69,6 +69,15 @@ impl Due {
     }
 }
 
+impl Due {
+    /// A receive takes a fire from the full channel at `now`: the fires
+    /// that fell due meanwhile found the channel full, so they are dropped
+    /// (Go's ticker), whether or not the runtime timer has run them yet.
+    pub(crate) fn drop_due(&mut self, now: Instant) {
+        let _ = self.take(now);
+    }
+}
+
 /// The first instant after `now` on the phase of `deadline` with period
 /// `period` (non-zero), in 128-bit nanoseconds so that a stall of any
 /// length keeps the schedule going; `None` past what `Instant` represents.
@@ -104,6 +113,16 @@ mod tests {
         );
         assert_eq!(d.next(), None);
         assert_eq!(d.take(late + Duration::from_secs(9)), None, "spent");
+    }
+
+    #[test]
+    fn fires_due_while_the_channel_was_full_are_dropped() {
+        let t0 = Instant::now();
+        let p = Duration::from_millis(50);
+        let mut d = Due::every(Some(t0 + p), p);
+        d.drop_due(t0 + Duration::from_millis(170)); // fires at 50, 100, 150
+        assert_eq!(d.next(), Some(t0 + Duration::from_millis(200)));
+        assert!(!d.is_due(t0 + Duration::from_millis(199)));
     }
 
     #[test]
