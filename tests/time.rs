@@ -405,3 +405,24 @@ fn ticks_due_while_one_was_held_are_dropped() {
     check();
     common::rt(1).block_on(check);
 }
+
+/// A `select!` blocked on two timer channels due together (made a moment
+/// apart) picks either at random, on OS threads (the global timer thread)
+/// and on green threads (the worker's timers), as crossbeam-channel's
+/// `after` fairness test asks. Expected 200 hits each of 400; at least 100
+/// each is ten standard deviations: a false failure is far below 1e-9.
+#[test]
+fn a_select_over_timers_due_together_picks_at_random() {
+    fn check() {
+        let mut hits = [0usize; 2];
+        for _ in 0..400 {
+            goro::select! {
+                recv(goro::after(Duration::from_millis(1))) -> _ => hits[0] += 1,
+                recv(goro::after(Duration::from_millis(1))) -> _ => hits[1] += 1,
+            }
+        }
+        assert!(hits.iter().all(|&h| h >= 100), "{hits:?}");
+    }
+    check();
+    common::rt(1).block_on(check);
+}

@@ -674,22 +674,27 @@ impl Worker {
     /// pop, never while firing (a fire may wake a green thread of this
     /// worker, which queues it through `core`).
     fn fire_timers(&self) {
-        let mut now = None;
-        let mut fired = false;
-        loop {
-            let timer = {
-                let mut core = self.core.borrow_mut();
-                let due = match core.timers.peek() {
-                    None => break,
-                    Some(Reverse(t)) => t.deadline <= *now.get_or_insert_with(Instant::now),
-                };
-                if !due {
-                    break;
-                }
-                core.timers.pop().map(|Reverse(t)| t)
-            };
-            let Some(timer) = timer else { break };
-            fired = true;
+        let mut due = Vec::new();
+        {
+            let mut core = self.core.borrow_mut();
+            let mut now = None;
+            while core
+                .timers
+                .peek()
+                .is_some_and(|Reverse(t)| t.deadline <= *now.get_or_insert_with(Instant::now))
+            {
+                due.extend(core.timers.pop().map(|Reverse(t)| t));
+            }
+        }
+        if due.is_empty() {
+            return;
+        }
+        // In deadline order, except that timers due together (within a
+        // millisecond) go in random order: a select over timer channels due
+        // at once picks among them at random.
+        crate::time::shuffle_ties(&mut due, |t| t.deadline);
+        let now = Instant::now();
+        for timer in due {
             match timer.kind {
                 TimerKind::Wake { seq, task } => {
                     if task
@@ -702,7 +707,6 @@ impl Worker {
                     }
                 }
                 TimerKind::Fire(mut fire) => {
-                    let now = now.unwrap_or_else(Instant::now);
                     if let Some(next) = fire.expire(timer.deadline, now) {
                         self.core.borrow_mut().timers.push(Reverse(Timer {
                             deadline: next,
@@ -712,9 +716,7 @@ impl Worker {
                 }
             }
         }
-        if fired {
-            self.publish_timers();
-        }
+        self.publish_timers();
     }
 
     /// Runs `task` until it finishes, parks, or yields.

@@ -14,8 +14,9 @@
 //!    looks at the heap (it sees the entry) or after it started waiting
 //!    (the notify wakes it).
 //! 3. Due entries fire outside the lock (a fire sends on a channel, which
-//!    may wake threads); an entry that asks to be re-armed (a ticker) goes
-//!    back into the heap.
+//!    may wake threads), in deadline order except that entries due within
+//!    a millisecond of each other fire in random order (`shuffle_ties`);
+//!    an entry that asks to be re-armed (a ticker) goes back into the heap.
 //!
 //! `pending` counts entries registered and not yet done firing (it drops
 //! only after the fire completed), so the deadlock detector never sees
@@ -152,6 +153,7 @@ impl<E: Expire> Driver<E> {
             return;
         }
         drop(heap);
+        super::shuffle_ties(&mut due, |t| t.deadline);
         for mut t in due {
             match t.e.expire(t.deadline, now) {
                 Some(next) => self.state.lock().push(Reverse(Entry {

@@ -204,6 +204,28 @@ pub fn never<T>() -> Receiver<T> {
     crate::chan::never_channel()
 }
 
+/// Timers due within this long of each other count as due together: they
+/// fire in random order ([`shuffle_ties`]).
+const TIE: Duration = Duration::from_millis(1);
+
+/// Puts each run of `due` (sorted by deadline) whose deadlines lie within
+/// [`TIE`] of the run's first in random order, so that a `select!` over
+/// timer channels due together picks among them at random (crossbeam's
+/// fairness; the first fire completes a waiting select), while timers due
+/// further apart still fire in deadline order.
+pub(crate) fn shuffle_ties<T>(due: &mut [T], deadline: impl Fn(&T) -> Instant) {
+    let mut start = 0;
+    while start < due.len() {
+        let first = deadline(&due[start]);
+        let mut end = start + 1;
+        while end < due.len() && deadline(&due[end]).saturating_duration_since(first) < TIE {
+            end += 1;
+        }
+        crate::chan::select::shuffle(&mut due[start..end]);
+        start = end;
+    }
+}
+
 /// Arms `fire` for `when`: on the calling green thread's worker, else on
 /// the global timer thread.
 #[cfg(not(loom))]

@@ -368,6 +368,26 @@ thread_local! {
     static RNG: StdCell<u64> = const { StdCell::new(0) };
 }
 
+/// Puts `s` in a uniformly random order (Fisher-Yates on this thread's
+/// generator, one draw per swap); keeps it as it is under loom, whose
+/// models must replay deterministically.
+pub(crate) fn shuffle<T>(s: &mut [T]) {
+    if cfg!(loom) || s.len() < 2 {
+        return;
+    }
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            x = seed();
+        }
+        for i in (1..s.len()).rev() {
+            x = xorshift(x);
+            s.swap(i, below(x, i as u64 + 1) as usize);
+        }
+        r.set(x);
+    });
+}
+
 /// A non-zero seed from this thread's stack address and the clock.
 #[cold]
 fn seed() -> u64 {

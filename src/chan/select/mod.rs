@@ -9,6 +9,7 @@
 //! (then panics, as in crossbeam-channel).
 
 mod engine;
+pub(crate) use self::engine::shuffle;
 pub(crate) mod macros;
 
 use std::fmt;
