@@ -574,30 +574,22 @@ fn a_failed_try_lock_leaves_the_owner_alone() {
 
 #[test]
 fn auto_traits_match_std() {
-    fn send_sync<T: Send + Sync>() {}
+    // As std: every primitive is `Send + Sync` and crosses `catch_unwind`
+    // (none is poisoned).
+    fn primitive<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
     fn sync<T: Sync>() {}
-    send_sync::<Mutex<Vec<u8>>>();
-    send_sync::<RwLock<Vec<u8>>>();
-    send_sync::<Semaphore>();
-    send_sync::<WaitGroup>();
-    send_sync::<Barrier>();
-    send_sync::<Condvar>();
-    send_sync::<Once>();
-    send_sync::<OnceLock<String>>();
+    primitive::<Mutex<Vec<u8>>>();
+    primitive::<RwLock<Vec<u8>>>();
+    primitive::<Semaphore>();
+    primitive::<WaitGroup>();
+    primitive::<Barrier>();
+    primitive::<Condvar>();
+    primitive::<Once>();
+    primitive::<OnceLock<String>>();
     sync::<goro::sync::MutexGuard<'static, u8>>();
     sync::<goro::sync::RwLockReadGuard<'static, u8>>();
     // As std: `Mutex<T>` is `Sync` for a `Send` but `!Sync` `T`.
-    send_sync::<Mutex<std::cell::Cell<u8>>>();
-    // As std: every primitive crosses `catch_unwind` (none is poisoned).
-    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
-    unwind_safe::<Mutex<Vec<u8>>>();
-    unwind_safe::<RwLock<Vec<u8>>>();
-    unwind_safe::<Semaphore>();
-    unwind_safe::<WaitGroup>();
-    unwind_safe::<Barrier>();
-    unwind_safe::<Condvar>();
-    unwind_safe::<Once>();
-    unwind_safe::<OnceLock<String>>();
+    primitive::<Mutex<std::cell::Cell<u8>>>();
     let m = Mutex::new(1);
     assert!(
         std::panic::catch_unwind(|| {

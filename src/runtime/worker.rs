@@ -707,7 +707,7 @@ impl Worker {
                     }
                 }
                 TimerKind::Fire(mut fire) => {
-                    if let Some(next) = fire.expire(timer.deadline, now) {
+                    if let Some(next) = fire.expire(now) {
                         self.core.borrow_mut().timers.push(Reverse(Timer {
                             deadline: next,
                             kind: TimerKind::Fire(fire),

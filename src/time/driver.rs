@@ -32,9 +32,9 @@ use crate::loom::sync::{Condvar, Mutex};
 
 /// Something a timer does when due.
 pub(crate) trait Expire: Send + 'static {
-    /// Fires for the deadline `deadline` at time `now` (`now >= deadline`);
-    /// returns the deadline to fire again at, or `None` when done.
-    fn expire(&mut self, deadline: Instant, now: Instant) -> Option<Instant>;
+    /// Fires at time `now` (at or after its deadline); returns the
+    /// deadline to fire again at, or `None` when done.
+    fn expire(&mut self, now: Instant) -> Option<Instant>;
 
     /// Whether firing would do nothing (every receiver gone, the context
     /// cancelled or freed), so the entry may go before its deadline.
@@ -155,7 +155,7 @@ impl<E: Expire> Driver<E> {
         drop(heap);
         super::shuffle_ties(&mut due, |t| t.deadline);
         for mut t in due {
-            match t.e.expire(t.deadline, now) {
+            match t.e.expire(now) {
                 Some(next) => self.state.lock().push(Reverse(Entry {
                     deadline: next,
                     e: t.e,
@@ -183,7 +183,7 @@ mod tests {
     struct Flag(Arc<AtomicBool>);
 
     impl Expire for Flag {
-        fn expire(&mut self, _deadline: Instant, _now: Instant) -> Option<Instant> {
+        fn expire(&mut self, _now: Instant) -> Option<Instant> {
             self.0.store(true, Ordering::SeqCst);
             None
         }

@@ -67,9 +67,7 @@ impl Due {
         };
         Some(due)
     }
-}
 
-impl Due {
     /// A receive takes a fire from the full channel at `now`: the fires
     /// that fell due meanwhile found the channel full, so they are dropped
     /// (Go's ticker), whether or not the runtime timer has run them yet.

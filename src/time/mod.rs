@@ -37,9 +37,8 @@
 //! thread, which goro cannot see), and never while it stays blocked (an OS
 //! thread the blocked green thread waits for, itself waiting on that
 //! timer, deadlocks); a receive that looks after the deadline gets it at
-//! once. If the runtime
-//! shuts down first, the worker hands its live timers to the global timer
-//! thread as it stops, and they fire from there.
+//! once. If the runtime shuts down first, the worker hands its live timers
+//! to the global timer thread as it stops, and they fire from there.
 
 pub(crate) mod driver;
 pub(crate) mod due;
@@ -86,7 +85,7 @@ impl Expire for Fire {
         Fire::is_dead(self)
     }
 
-    fn expire(&mut self, _deadline: Instant, now: Instant) -> Option<Instant> {
+    fn expire(&mut self, now: Instant) -> Option<Instant> {
         match &self.kind {
             // Delivers the fire unless a receive took it already, and says
             // when the schedule fires next (a ticker re-arms).
@@ -312,7 +311,7 @@ mod tests {
         let (tx, rx) = crate::chan::timer_channel(super::Due::every(Some(deadline), period));
         let mut fire = Fire::chan(tx);
         let now = deadline + Duration::from_millis(100);
-        let next = fire.expire(deadline, now).expect("a ticker re-arms");
+        let next = fire.expire(now).expect("a ticker re-arms");
         assert!(next > now && next - now <= period);
         assert_eq!(
             rx.try_recv(),
@@ -327,7 +326,7 @@ mod tests {
         let (tx, rx) = crate::chan::timer_channel(super::Due::once(deadline));
         let mut fire = Fire::chan(tx);
         assert!(rx.try_recv().is_ok(), "due: taken by the receive");
-        assert_eq!(fire.expire(deadline, Instant::now()), None, "spent");
+        assert_eq!(fire.expire(Instant::now()), None, "spent");
         assert!(rx.try_recv().is_err(), "delivered once");
     }
 }
