@@ -29,6 +29,8 @@ const MAX_WORKERS: usize = 4096;
 pub struct Builder {
     workers: Option<usize>,
     stack_size: Option<usize>,
+    /// `worker::STEAL_GRACE` unless a test sets it.
+    steal_grace: Option<std::time::Duration>,
 }
 
 impl Builder {
@@ -42,6 +44,15 @@ impl Builder {
     /// ```
     pub fn new() -> Builder {
         Builder::default()
+    }
+
+    /// Sets how long a thief leaves a few new green threads to a worker
+    /// that is starting them itself (`worker::Grace`), for tests that need
+    /// a placement that does not depend on timing.
+    #[cfg(test)]
+    pub(crate) fn steal_grace(&mut self, grace: std::time::Duration) -> &mut Builder {
+        self.steal_grace = Some(grace);
+        self
     }
 
     /// Sets the number of workers (OS threads running green threads).
@@ -104,7 +115,11 @@ impl Builder {
             remotes.push(Remote::new(steal));
             locals.push(local);
         }
-        let shared = Arc::new(Shared::new(remotes.into_boxed_slice(), stack_size));
+        let shared = Arc::new(Shared::new(
+            remotes.into_boxed_slice(),
+            stack_size,
+            self.steal_grace.unwrap_or(worker::STEAL_GRACE),
+        ));
         let mut threads = Vec::with_capacity(workers);
         for (index, local) in locals.into_iter().enumerate() {
             let s = shared.clone();

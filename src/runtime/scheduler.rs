@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     terminate: AtomicBool,
     /// Default usable stack size of this runtime's green threads.
     pub(crate) stack_size: usize,
+    /// How long a thief leaves a few new green threads to a worker that is
+    /// starting them itself (`worker::Grace`).
+    pub(crate) steal_grace: std::time::Duration,
     /// OS threads waiting in `block_on` (with an id to leave by), woken
     /// when a deadlock is reported.
     block_on_waiters: Mutex<Vec<(u64, Unparker)>>,
@@ -93,9 +96,28 @@ pub(crate) struct Remote {
     /// Entries in the worker's timer heap (wake-ups and timer channels),
     /// published by the owner for the deadlock detector.
     timers: AtomicUsize,
+    /// How many never-started green threads the owner has taken from its
+    /// own `local` queue (wrapping; written by the owner only): a thief
+    /// that sees it move knows the owner is starting them itself
+    /// (`worker::Grace`).
+    pub(crate) started_local: CachePadded<AtomicUsize>,
 }
 
 impl Remote {
+    /// Counts `t`, a task the owner just took from its own queue of new
+    /// green threads, in `started_local`. Owner only.
+    #[inline]
+    pub(crate) fn count_started<T>(&self, t: Option<T>) -> Option<T> {
+        if t.is_some() {
+            // The owner is the only writer: a load and a store, no
+            // read-modify-write.
+            let n = self.started_local.load(Ordering::Relaxed);
+            self.started_local
+                .store(n.wrapping_add(1), Ordering::Relaxed);
+        }
+        t
+    }
+
     pub(crate) fn new(steal: Steal<TaskRef>) -> Remote {
         Remote {
             steal,
@@ -106,6 +128,7 @@ impl Remote {
             spawned: CachePadded::new(AtomicUsize::new(0)),
             completed: CachePadded::new(AtomicUsize::new(0)),
             timers: AtomicUsize::new(0),
+            started_local: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -164,7 +187,11 @@ impl Remote {
 }
 
 impl Shared {
-    pub(crate) fn new(remotes: Box<[Remote]>, stack_size: usize) -> Shared {
+    pub(crate) fn new(
+        remotes: Box<[Remote]>,
+        stack_size: usize,
+        steal_grace: std::time::Duration,
+    ) -> Shared {
         Shared {
             remotes,
             inject: Inject::new(),
@@ -173,6 +200,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
             stack_size,
+            steal_grace,
             block_on_waiters: Mutex::new(Vec::new()),
             deadlock: Mutex::new(None),
         }
