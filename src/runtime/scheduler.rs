@@ -78,6 +78,18 @@ pub(crate) struct Shared {
     deadlock: Mutex<Option<String>>,
 }
 
+/// What a worker publishes each time it takes one of its own new green
+/// threads to start it (`Remote::count_started`); thieves read it to leave
+/// such green threads to it (`worker::Grace`). Hints only: relaxed, and a
+/// stale value only makes a steal come sooner or later.
+#[derive(Debug, Default)]
+pub(crate) struct Starts {
+    /// How many it has taken (wrapping).
+    pub(crate) count: AtomicUsize,
+    /// How many started green threads were waiting to run on it then.
+    pub(crate) backlog: AtomicUsize,
+}
+
 /// What other threads may touch of one worker.
 #[derive(Debug)]
 pub(crate) struct Remote {
@@ -96,24 +108,25 @@ pub(crate) struct Remote {
     /// Entries in the worker's timer heap (wake-ups and timer channels),
     /// published by the owner for the deadlock detector.
     timers: AtomicUsize,
-    /// How many never-started green threads the owner has taken from its
-    /// own `local` queue (wrapping; written by the owner only): a thief
-    /// that sees it move knows the owner is starting them itself
-    /// (`worker::Grace`).
-    pub(crate) started_local: CachePadded<AtomicUsize>,
+    /// What the owner publishes each time it starts one of its own new
+    /// green threads, for thieves (`worker::Grace`).
+    pub(crate) starts: CachePadded<Starts>,
 }
 
 impl Remote {
-    /// Counts `t`, a task the owner just took from its own queue of new
-    /// green threads, in `started_local`. Owner only.
+    /// Publishes in `starts` that the owner just took `t` from its own
+    /// queue of new green threads, with `backlog` started ones waiting to
+    /// run on it. Owner only.
     #[inline]
-    pub(crate) fn count_started<T>(&self, t: Option<T>) -> Option<T> {
+    pub(crate) fn count_started<T>(&self, t: Option<T>, backlog: usize) -> Option<T> {
         if t.is_some() {
             // The owner is the only writer: a load and a store, no
             // read-modify-write.
-            let n = self.started_local.load(Ordering::Relaxed);
-            self.started_local
+            let n = self.starts.count.load(Ordering::Relaxed);
+            self.starts
+                .count
                 .store(n.wrapping_add(1), Ordering::Relaxed);
+            self.starts.backlog.store(backlog, Ordering::Relaxed);
         }
         t
     }
@@ -128,7 +141,7 @@ impl Remote {
             spawned: CachePadded::new(AtomicUsize::new(0)),
             completed: CachePadded::new(AtomicUsize::new(0)),
             timers: AtomicUsize::new(0),
-            started_local: CachePadded::new(AtomicUsize::new(0)),
+            starts: CachePadded::new(Starts::default()),
         }
     }
 
