@@ -350,6 +350,23 @@ impl<T> Channel<T> {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Whether a send (`send`) or receive might complete now, from the
+    /// mirrors, without the lock: `false` only for a buffered channel,
+    /// not a timer one, that is open and was full (send) or empty
+    /// (receive) when read. A hint: the answer may be stale at once.
+    pub(crate) fn may_be_ready(&self, send: bool) -> bool {
+        if self.cap == Some(0) || self.timed || self.is_closed() {
+            // Unbuffered: a peer may be waiting. Timer: a fire may be due.
+            return true;
+        }
+        let len = self.len.load(Ordering::Relaxed);
+        match self.cap {
+            _ if !send => len > 0,
+            Some(cap) => len < cap,
+            None => true,
+        }
+    }
+
     /// Waiters queued (stale ones included): `(senders, receivers)`.
     #[cfg(all(test, loom))]
     pub(crate) fn queued(&self) -> (usize, usize) {

@@ -607,3 +607,39 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
         self.iter()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod hint_tests {
+    use std::time::Duration;
+
+    /// `Channel::may_be_ready`, the lock-free hint of a select's first
+    /// pass: `false` only for an open buffered channel that is empty (for
+    /// a receive) or full (for a send).
+    #[test]
+    fn may_be_ready_is_false_only_for_an_open_empty_or_full_buffer() {
+        let (tx, rx) = super::bounded::<u8>(2);
+        assert!(tx.chan.may_be_ready(true));
+        assert!(!rx.chan.may_be_ready(false));
+        tx.send(1).unwrap();
+        assert!(tx.chan.may_be_ready(true) && rx.chan.may_be_ready(false));
+        tx.send(2).unwrap();
+        assert!(!tx.chan.may_be_ready(true));
+        assert!(rx.chan.may_be_ready(false));
+        assert_eq!((rx.recv(), rx.recv()), (Ok(1), Ok(2)));
+        assert!(!rx.chan.may_be_ready(false));
+        tx.close();
+        assert!(tx.chan.may_be_ready(true) && rx.chan.may_be_ready(false));
+
+        // Unbuffered: a peer may wait, always maybe.
+        let (tx, rx) = super::bounded::<u8>(0);
+        assert!(tx.chan.may_be_ready(true) && rx.chan.may_be_ready(false));
+        // Unbounded: room always; a receive only with a message.
+        let (tx, rx) = super::unbounded::<u8>();
+        assert!(tx.chan.may_be_ready(true) && !rx.chan.may_be_ready(false));
+        tx.send(1).unwrap();
+        assert!(rx.chan.may_be_ready(false));
+        // A timer channel: a fire may be due with the buffer empty.
+        let t = crate::after(Duration::ZERO);
+        assert!(t.chan.may_be_ready(false));
+    }
+}

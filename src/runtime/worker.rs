@@ -105,7 +105,7 @@ const IDLE_PAUSES: u32 = 4;
 
 /// How long a thief leaves a short queue of new green threads to a victim
 /// that keeps starting them itself (see `Grace`).
-pub(crate) const STEAL_GRACE: Duration = Duration::from_micros(25);
+pub(crate) const STEAL_GRACE: Duration = Duration::from_micros(100);
 
 /// A victim with more new green threads queued than this is stolen from
 /// at once, grace or not: it has more than it can start soon.

@@ -90,6 +90,11 @@ impl<T> RecvCell<T> {
 pub(crate) trait Operand {
     /// Whether the channel has a buffer (bounded above 0, or unbounded).
     fn buffered(&self) -> bool;
+    /// Whether the case might be ready, read without the lock (a hint for
+    /// the first pass of [`select`]: `false` lets it skip the lock of a
+    /// buffered channel that is empty, for a receive, or full, for a
+    /// send).
+    fn may_be_ready(&self, send: bool) -> bool;
     fn lock(&self);
     /// # Safety
     /// The caller holds the lock.
@@ -154,6 +159,10 @@ impl<T> Channel<T> {
 impl<T> Operand for Channel<T> {
     fn buffered(&self) -> bool {
         self.capacity() != Some(0)
+    }
+
+    fn may_be_ready(&self, send: bool) -> bool {
+        self.may_be_ready(send)
     }
 
     fn lock(&self) {
@@ -610,6 +619,12 @@ pub(crate) fn select(cases: &[Case<'_>], biased: bool, wait: Wait) -> Option<(us
 fn poll_each(cases: &[Case<'_>], order: &[u32]) -> Option<(usize, Token)> {
     for &i in order {
         let c = &cases[i as usize];
+        if !c.op.may_be_ready(c.send) {
+            // Empty (or full) a moment ago: taking its lock would only
+            // pull the channel's line from the core that fills (or
+            // drains) it.
+            continue;
+        }
         let mut wakes = Wakes::default();
         c.op.lock();
         // SAFETY: we hold this case's lock; the cell is the case's own.
