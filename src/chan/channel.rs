@@ -236,13 +236,14 @@ fn fire_rest(rest: Vec<Unparker>) {
 /// ([`spin_until`]) before it queues a waiter: on an OS thread, whose peer
 /// runs on another OS thread and usually acts within microseconds (a
 /// waiter costs a queue entry, a wake-up and more cache-line transfers; a
-/// lock-free channel retries the same way). Never on a green thread (its
-/// peer may be queued behind it on the same worker), nor under loom
-/// (whose models need no spin).
+/// lock-free channel retries the same way); on a green thread only when
+/// nothing else waits to run on its worker (else its peer may be queued
+/// behind it, `worker::may_spin`). Never under loom (whose models need no
+/// spin).
 #[inline]
 fn spins_here() -> bool {
     #[cfg(not(loom))]
-    return !parking::on_green_thread();
+    return crate::runtime::worker::may_spin();
     #[cfg(loom)]
     false
 }
@@ -539,8 +540,9 @@ impl<T> Channel<T> {
                 unlock_then_wake(inner, wakes);
                 return Err(Fail::Timeout);
             }
-            // Bounded and buffered, on an OS thread: first watch for room
-            // (then start over), as a lock-free channel's sender would.
+            // Bounded and buffered, on an OS thread (or a green thread
+            // alone on its worker): first watch for room (then start
+            // over), as a lock-free channel's sender would.
             if !spun
                 && let Some(cap @ 1..) = self.cap
                 && spins_here()
@@ -614,8 +616,9 @@ impl<T> Channel<T> {
                     });
                 }
             };
-            // Buffered, on an OS thread: first watch for a message (then
-            // start over), as a lock-free channel's receiver would.
+            // Buffered, on an OS thread (or a green thread alone on its
+            // worker): first watch for a message (then start over), as a
+            // lock-free channel's receiver would.
             if !spun && self.cap != Some(0) && spins_here() {
                 spun = true;
                 unlock_then_wake(inner, wakes);

@@ -105,7 +105,7 @@ const IDLE_PAUSES: u32 = 4;
 
 /// How long a thief leaves a short queue of new green threads to a victim
 /// that keeps starting them itself (see `Grace`).
-pub(crate) const STEAL_GRACE: Duration = Duration::from_micros(100);
+pub(crate) const STEAL_GRACE: Duration = Duration::from_micros(25);
 
 /// A victim with more new green threads queued than this is stolen from
 /// at once, grace or not: it has more than it can start soon.
@@ -329,6 +329,18 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
         let t = w.and_then(|w| w.current.get());
         // SAFETY: `current` holds a count of the task while set.
         f(t.map(|t| unsafe { t.as_ref() }))
+    })
+}
+
+/// Whether the caller may spin a bounded while for a channel's peer
+/// instead of parking at once: on an OS thread (its peer runs elsewhere),
+/// or on a green thread with nothing else to run on its worker (the peer
+/// cannot be queued behind it, and parking would only leave the worker
+/// spinning idle while the wake-up comes the long way, through its inbox).
+pub(crate) fn may_spin() -> bool {
+    with_worker(|w| match w {
+        Some(w) if w.current.get().is_some() => !w.has_local_work(),
+        _ => true,
     })
 }
 
@@ -587,18 +599,20 @@ impl Worker {
     /// pick next, moved to RUNNING, if it is a started one from `runnext`
     /// or `pinned` and the pick is not a tick for the global queues (those
     /// picks, and timers, go through the worker's loop, at least every
-    /// `GLOBAL_POLL_INTERVAL` ticks). `None` if the switch must go through
-    /// the worker.
+    /// `GLOBAL_POLL_INTERVAL` ticks) nor one for a new green thread
+    /// (`Core::new_first`: only the loop starts those). `None` if the
+    /// switch must go through the worker.
     fn next_suspended(&self) -> Option<TaskRef> {
         let mut core = self.core.borrow_mut();
         let tick = core.tick.wrapping_add(1);
         if tick % GLOBAL_POLL_INTERVAL == 0 || core.new_first(tick) {
             return None;
         }
+        // On an odd tick `local` is empty here (`new_first`), so `pinned`
+        // is the pick `next_task` would make too.
         let t = match core.take_runnext() {
             Some(t) => t,
-            None if tick & 1 == 0 || core.local.is_empty() => core.pinned.pop_front()?,
-            None => return None,
+            None => core.pinned.pop_front()?,
         };
         core.tick = tick;
         t.state.transition_to_running();
@@ -1161,6 +1175,36 @@ mod tests {
         });
         let max = waits.iter().max().unwrap();
         assert!(*max <= 4, "started up to {max} hand-offs late: {waits:?}");
+    }
+
+    /// `may_spin`: an OS thread may; a green thread only while nothing else
+    /// waits to run on its worker.
+    #[test]
+    fn a_green_thread_may_spin_only_alone_on_its_worker() {
+        assert!(super::may_spin());
+        let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
+        rt.block_on(|| {
+            assert!(super::may_spin());
+            let h = crate::go!(|| ());
+            assert!(!super::may_spin(), "a new green thread waits to run");
+            h.join().unwrap();
+            assert!(super::may_spin());
+            let (tx, rx) = crate::bounded(0);
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
+            let h = crate::go!(move || {
+                s.store(true, Ordering::Relaxed);
+                rx.recv().unwrap()
+            });
+            // One worker, no preemption: once it has started, it is parked
+            // in `recv` whenever we run.
+            while !started.load(Ordering::Relaxed) {
+                crate::yield_now();
+            }
+            tx.send(()).unwrap();
+            assert!(!super::may_spin(), "the woken receiver waits to run");
+            h.join().unwrap();
+        });
     }
 
     /// Spins (without yielding: the worker is busy) until `done`; fails
