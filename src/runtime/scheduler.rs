@@ -88,6 +88,11 @@ pub(crate) struct Starts {
     pub(crate) count: AtomicUsize,
     /// How many started green threads were waiting to run on it then.
     pub(crate) backlog: AtomicUsize,
+    /// Whether a green thread woken by the one running there waits in its
+    /// `runnext` slot while new ones wait too (kept up to date by the
+    /// owner, `Worker::publish_conversing`): the running one is handing
+    /// off to a peer beside it, and will switch to it when it blocks.
+    pub(crate) conversing: AtomicBool,
 }
 
 /// What other threads may touch of one worker.

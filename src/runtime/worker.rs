@@ -38,7 +38,11 @@
 //! goroutine on its waker's thread, which pinning rules out, so goro does
 //! it when it places them. A worker that is busy with one green thread, or
 //! a long queue, is still stolen from at once (after the grace, for a
-//! short queue), so spawned work spreads as before.
+//! short queue), so spawned work spreads as before. A victim "in a
+//! conversation" (`Starts::conversing`: a green thread its running one
+//! woke waits in `runnext`) gets ten graces: its running green thread is
+//! handing off to a peer beside it and will switch when it blocks, even if
+//! it drains a full buffer first.
 //!
 //! # Order of picks (`next_task`)
 //!
@@ -111,6 +115,10 @@ pub(crate) const STEAL_GRACE: Duration = Duration::from_micros(25);
 /// at once, grace or not: it has more than it can start soon.
 const GRACE_MAX_QUEUED: usize = 8;
 
+/// How many times longer the grace is while the victim is in a
+/// conversation (`Starts::conversing`).
+const CONVERSING_GRACE_FACTOR: u32 = 10;
+
 /// A victim that had more started green threads than this waiting to run
 /// when it last started a new one is stolen from at once: it has plenty
 /// to run, and what it spawns is better run beside it (the prime sieve's
@@ -171,6 +179,13 @@ struct Core {
     /// Per victim worker, what this worker saw of its queue of new green
     /// threads (`search`).
     grace: Box<[Grace]>,
+    /// What this worker last published in `Starts::conversing`.
+    conversing: bool,
+    /// Whether `local` may hold new green threads: set when one is queued,
+    /// recomputed by `next_task` (thieves may empty `local` meanwhile, so
+    /// it can stay set a while for nothing). Read on every switch instead
+    /// of `local`'s indices.
+    new_waiting: bool,
 }
 
 /// A thief's view of one victim's queue of new green threads: whether to
@@ -205,6 +220,14 @@ impl Grace {
         {
             return true;
         }
+        // A victim in a conversation (its running green thread woke a
+        // peer beside it) switches when it blocks, however long it drains
+        // first (a receiver taking a thousand buffered messages).
+        let grace = if starts.conversing.load(Ordering::Relaxed) {
+            grace * CONVERSING_GRACE_FACTOR
+        } else {
+            grace
+        };
         let count = starts.count.load(Ordering::Relaxed);
         match self.seen {
             // The victim started none of them since we first looked: it is
@@ -225,7 +248,7 @@ impl Core {
     /// pair handing off through `runnext` does not keep them from starting
     /// here (and being stolen instead, see `Grace`).
     fn new_first(&self, tick: u32) -> bool {
-        tick & 1 == 1 && !self.local.is_empty()
+        tick & 1 == 1 && self.new_waiting
     }
 
     /// Started green threads waiting to run here.
@@ -434,6 +457,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local<TaskRef>) {
             deadlock_backoff: DEADLOCK_BACKOFF_MIN,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
             grace: vec![Grace::default(); workers].into_boxed_slice(),
+            conversing: false,
+            new_waiting: false,
         }),
         current: Cell::new(None),
         switch: Cell::new(Switch::Yield),
@@ -510,10 +535,12 @@ impl Worker {
             }
             remote.drain_inbox(|t| core.pinned.push_back(t));
         }
-        if !core.new_first(core.tick)
-            && let Some(t) = core.take_runnext()
-        {
-            return Some(t);
+        if !core.new_first(core.tick) {
+            let t = core.take_runnext();
+            self.publish_conversing(&mut core);
+            if t.is_some() {
+                return t;
+            }
         }
         let backlog = core.backlog();
         let t = if core.tick & 1 == 0 {
@@ -525,6 +552,8 @@ impl Worker {
                 .count_started(core.local.pop(), backlog)
                 .or_else(|| core.pinned.pop_front())
         };
+        core.new_waiting = !core.local.is_empty();
+        self.publish_conversing(&mut core);
         if t.is_some() {
             if let Some(next) = core.pinned.front() {
                 // SAFETY: a queued pinned task: this worker's queue holds
@@ -551,7 +580,9 @@ impl Worker {
         self.shared.inject.pop_batch(room.max(1), |t| {
             core.local.push_back_or_overflow(t, |_| unreachable!())
         });
-        remote.count_started(core.local.pop(), 0)
+        let t = remote.count_started(core.local.pop(), 0);
+        core.new_waiting = !core.local.is_empty();
+        t
     }
 
     /// Switches the running green thread `task` (the one `current` names)
@@ -614,6 +645,13 @@ impl Worker {
             Some(t) => t,
             None => core.pinned.pop_front()?,
         };
+        if core.conversing && core.runnext.is_none() {
+            core.conversing = false;
+            self.shared.remotes[self.index]
+                .starts
+                .conversing
+                .store(false, Ordering::Relaxed);
+        }
         core.tick = tick;
         t.state.transition_to_running();
         // SAFETY: we hold its run right now, on this worker's thread.
@@ -931,14 +969,37 @@ impl Worker {
         None
     }
 
+    /// Keeps `Starts::conversing` in step with `core`: set while a green
+    /// thread waits in `runnext` and new ones may wait in `local`. Reads
+    /// only `core` (no atomic unless the answer changes).
+    #[inline(always)]
+    fn publish_conversing(&self, core: &mut Core) {
+        let now = core.runnext.is_some() && core.new_waiting;
+        if now != core.conversing {
+            self.store_conversing(core, now);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn store_conversing(&self, core: &mut Core, now: bool) {
+        core.conversing = now;
+        self.shared.remotes[self.index]
+            .starts
+            .conversing
+            .store(now, Ordering::Relaxed);
+    }
+
     /// Queues a started task woken on its home worker's thread: it takes
     /// the LIFO slot, and the slot's previous occupant goes to `pinned`.
+    #[inline(always)]
     pub(crate) fn schedule_woken_local(&self, task: TaskRef) {
         debug_assert_eq!(task.home(), Some(self.index));
         let mut core = self.core.borrow_mut();
         if let Some(prev) = core.runnext.replace(task) {
             core.pinned.push_back(prev);
         }
+        self.publish_conversing(&mut core);
     }
 
     /// Queues a never-started task spawned on this worker's thread.
@@ -948,6 +1009,8 @@ impl Worker {
             let shared = &self.shared;
             core.local
                 .push_back_or_overflow(task, |batch| shared.inject.push_batch(batch));
+            core.new_waiting = true;
+            self.publish_conversing(&mut core);
         }
         self.shared.notify_work();
     }
@@ -1102,6 +1165,14 @@ mod tests {
         assert!(g.may_steal(1, &starts, grace, at(60)));
         start(GRACE_MAX_BACKLOG);
         assert!(!g.may_steal(1, &starts, grace, at(60)));
+        // A victim in a conversation gets ten graces.
+        let mut g = Grace::default();
+        start(0);
+        starts.conversing.store(true, Ordering::Relaxed);
+        assert!(!g.may_steal(1, &starts, grace, at(100)));
+        assert!(!g.may_steal(1, &starts, grace, at(199)));
+        assert!(g.may_steal(1, &starts, grace, at(200)));
+        starts.conversing.store(false, Ordering::Relaxed);
         // No grace: a few are stolen at once too.
         let mut g = Grace::default();
         assert!(g.may_steal(1, &starts, Duration::ZERO, at(0)));
@@ -1204,6 +1275,43 @@ mod tests {
             tx.send(()).unwrap();
             assert!(!super::may_spin(), "the woken receiver waits to run");
             h.join().unwrap();
+        });
+    }
+
+    /// `Starts::conversing` is set while a woken green thread waits in
+    /// `runnext` beside a new one, and cleared once they have run.
+    #[test]
+    fn a_worker_publishes_when_it_is_in_a_conversation() {
+        fn conversing() -> bool {
+            super::with_worker(|w| {
+                let w = w.expect("on a worker");
+                w.shared.remotes[w.index]
+                    .starts
+                    .conversing
+                    .load(Ordering::Relaxed)
+            })
+        }
+        let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
+        rt.block_on(|| {
+            let (tx, rx) = crate::bounded(0);
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
+            let peer = crate::go!(move || {
+                s.store(true, Ordering::Relaxed);
+                rx.recv().unwrap()
+            });
+            while !started.load(Ordering::Relaxed) {
+                crate::yield_now();
+            }
+            assert!(!conversing());
+            let new = crate::go!(|| ());
+            assert!(!conversing(), "nobody waits in runnext yet");
+            tx.send(()).unwrap();
+            assert!(conversing(), "the peer waits in runnext beside a new one");
+            peer.join().unwrap();
+            new.join().unwrap();
+            crate::yield_now();
+            assert!(!conversing());
         });
     }
 
