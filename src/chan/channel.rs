@@ -233,7 +233,7 @@ fn fire_rest(rest: Vec<Unparker>) {
 }
 
 /// Whether a blocking operation of a buffered channel should first spin
-/// ([`spin_until`]) before it queues a waiter: on an OS thread, whose peer
+/// ([`Channel::spin_until_ready`]) before it queues a waiter: on an OS thread, whose peer
 /// runs on another OS thread and usually acts within microseconds (a
 /// waiter costs a queue entry, a wake-up and more cache-line transfers; a
 /// lock-free channel retries the same way); on a green thread only when
@@ -246,15 +246,6 @@ fn spins_here() -> bool {
     return crate::runtime::worker::may_spin();
     #[cfg(loom)]
     false
-}
-
-/// Spins a bounded while (crossbeam's `Backoff`: a few microseconds,
-/// ending in `yield_now`s) until `ready` holds.
-fn spin_until(ready: impl Fn() -> bool) {
-    let backoff = crossbeam_utils::Backoff::new();
-    while !ready() && !backoff.is_completed() {
-        backoff.snooze();
-    }
 }
 
 /// The outcome of a receive's reserve step.
@@ -365,6 +356,23 @@ impl<T> Channel<T> {
             _ if !send => len > 0,
             Some(cap) => len < cap,
             None => true,
+        }
+    }
+
+    /// Whether a blocking call first spins for its peer ([`spins_here`]):
+    /// only on a buffered channel (an unbuffered one needs the peer to
+    /// wait too), and not a timer one (no peer acts on it but its timer).
+    fn spins_for_peer(&self) -> bool {
+        self.cap != Some(0) && !self.timed && spins_here()
+    }
+
+    /// Spins a bounded while (crossbeam's `Backoff`: a few microseconds,
+    /// ending in `yield_now`s) until a send (`send`) or receive may
+    /// complete ([`Channel::may_be_ready`]).
+    fn spin_until_ready(&self, send: bool) {
+        let backoff = crossbeam_utils::Backoff::new();
+        while !self.may_be_ready(send) && !backoff.is_completed() {
+            backoff.snooze();
         }
     }
 
@@ -543,13 +551,10 @@ impl<T> Channel<T> {
             // Bounded and buffered, on an OS thread (or a green thread
             // alone on its worker): first watch for room (then start
             // over), as a lock-free channel's sender would.
-            if !spun
-                && let Some(cap @ 1..) = self.cap
-                && spins_here()
-            {
+            if !spun && self.spins_for_peer() {
                 spun = true;
                 unlock_then_wake(inner, wakes);
-                spin_until(|| self.len() < cap || self.is_closed());
+                self.spin_until_ready(true);
                 continue;
             }
             if let Some(r) = self.block(inner, wakes, slot, deadline, true) {
@@ -619,10 +624,10 @@ impl<T> Channel<T> {
             // Buffered, on an OS thread (or a green thread alone on its
             // worker): first watch for a message (then start over), as a
             // lock-free channel's receiver would.
-            if !spun && self.cap != Some(0) && spins_here() {
+            if !spun && self.spins_for_peer() {
                 spun = true;
                 unlock_then_wake(inner, wakes);
-                spin_until(|| self.len() > 0 || self.is_closed());
+                self.spin_until_ready(false);
                 continue;
             }
             if let Some(r) = self.block(inner, wakes, out, deadline, false) {

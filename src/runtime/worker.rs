@@ -25,8 +25,8 @@
 //! # Placement: the steal grace
 //!
 //! A thief leaves a victim's new green threads alone while the victim is
-//! starting them itself (its `Remote::started_local` count moved within
-//! the last `STEAL_GRACE`) and holds only a few (`GRACE_MAX_QUEUED`); see
+//! starting them itself (its `Starts::count`, in `Remote::starts`, moved
+//! within the last `STEAL_GRACE`) and holds only a few (`GRACE_MAX_QUEUED`); see
 //! `Grace`. Green threads spawned together usually talk to each other,
 //! and once started they stay where they started: a hand-off between two
 //! green threads of one worker is a direct switch, one across workers
@@ -538,12 +538,11 @@ impl Worker {
             }
             remote.drain_inbox(|t| core.pinned.push_back(t));
         }
-        if !core.new_first(core.tick) {
-            let t = core.take_runnext();
+        if !core.new_first(core.tick)
+            && let Some(t) = core.take_runnext()
+        {
             self.publish_conversing(&mut core);
-            if t.is_some() {
-                return t;
-            }
+            return Some(t);
         }
         let backlog = core.backlog();
         let t = if core.tick & 1 == 0 {
@@ -649,11 +648,7 @@ impl Worker {
             None => core.pinned.pop_front()?,
         };
         if core.conversing && core.runnext.is_none() {
-            core.conversing = false;
-            self.shared.remotes[self.index]
-                .starts
-                .conversing
-                .store(false, Ordering::Relaxed);
+            self.store_conversing(&mut core, false);
         }
         core.tick = tick;
         t.state.transition_to_running();
@@ -1251,6 +1246,23 @@ mod tests {
         assert!(*max <= 4, "started up to {max} hand-offs late: {waits:?}");
     }
 
+    /// On a one-worker runtime: a green thread parked in a receive on an
+    /// unbuffered channel, with the channel's sender. One worker, no
+    /// preemption: once it has started, it is parked whenever we run.
+    fn parked_receiver() -> (crate::Sender<()>, crate::JoinHandle<()>) {
+        let (tx, rx) = crate::bounded(0);
+        let started = Arc::new(AtomicBool::new(false));
+        let s = started.clone();
+        let h = crate::go!(move || {
+            s.store(true, Ordering::Relaxed);
+            rx.recv().unwrap()
+        });
+        while !started.load(Ordering::Relaxed) {
+            crate::yield_now();
+        }
+        (tx, h)
+    }
+
     /// `may_spin`: an OS thread may; a green thread only while nothing else
     /// waits to run on its worker.
     #[test]
@@ -1263,18 +1275,7 @@ mod tests {
             assert!(!super::may_spin(), "a new green thread waits to run");
             h.join().unwrap();
             assert!(super::may_spin());
-            let (tx, rx) = crate::bounded(0);
-            let started = Arc::new(AtomicBool::new(false));
-            let s = started.clone();
-            let h = crate::go!(move || {
-                s.store(true, Ordering::Relaxed);
-                rx.recv().unwrap()
-            });
-            // One worker, no preemption: once it has started, it is parked
-            // in `recv` whenever we run.
-            while !started.load(Ordering::Relaxed) {
-                crate::yield_now();
-            }
+            let (tx, h) = parked_receiver();
             tx.send(()).unwrap();
             assert!(!super::may_spin(), "the woken receiver waits to run");
             h.join().unwrap();
@@ -1296,16 +1297,7 @@ mod tests {
         }
         let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
         rt.block_on(|| {
-            let (tx, rx) = crate::bounded(0);
-            let started = Arc::new(AtomicBool::new(false));
-            let s = started.clone();
-            let peer = crate::go!(move || {
-                s.store(true, Ordering::Relaxed);
-                rx.recv().unwrap()
-            });
-            while !started.load(Ordering::Relaxed) {
-                crate::yield_now();
-            }
+            let (tx, peer) = parked_receiver();
             assert!(!conversing());
             let new = crate::go!(|| ());
             assert!(!conversing(), "nobody waits in runnext yet");
@@ -1316,6 +1308,16 @@ mod tests {
             crate::yield_now();
             assert!(!conversing());
         });
+    }
+
+    /// Spawns a green thread that sets `done` and returns the id of the OS
+    /// thread it ran on.
+    fn probe(done: &Arc<AtomicBool>) -> crate::JoinHandle<std::thread::ThreadId> {
+        let d = done.clone();
+        crate::go!(move || {
+            d.store(true, Ordering::Release);
+            std::thread::current().id()
+        })
     }
 
     /// Spins (without yielding: the worker is busy) until `done`; fails
@@ -1334,11 +1336,7 @@ mod tests {
     fn a_busy_workers_new_green_thread_is_stolen_after_the_grace() {
         let (root, child) = on_two_workers(Duration::from_millis(1), || {
             let done = Arc::new(AtomicBool::new(false));
-            let d = done.clone();
-            let h = crate::go!(move || {
-                d.store(true, Ordering::Release);
-                std::thread::current().id()
-            });
+            let h = probe(&done);
             spin_until(&done);
             (std::thread::current().id(), h.join().unwrap())
         });
@@ -1368,11 +1366,7 @@ mod tests {
                 }
             }
             let done = Arc::new(AtomicBool::new(false));
-            let d = done.clone();
-            let h = crate::go!(move || {
-                d.store(true, Ordering::Release);
-                std::thread::current().id()
-            });
+            let h = probe(&done);
             spin_until(&done);
             stop.store(true, Ordering::Relaxed);
             for y in yielders {
@@ -1389,15 +1383,7 @@ mod tests {
     fn a_long_queue_of_new_green_threads_is_stolen_from_at_once() {
         let (root, children) = on_two_workers(Duration::from_secs(3600), || {
             let done = Arc::new(AtomicBool::new(false));
-            let hs: Vec<_> = (0..=GRACE_MAX_QUEUED)
-                .map(|_| {
-                    let d = done.clone();
-                    crate::go!(move || {
-                        d.store(true, Ordering::Release);
-                        std::thread::current().id()
-                    })
-                })
-                .collect();
+            let hs: Vec<_> = (0..=GRACE_MAX_QUEUED).map(|_| probe(&done)).collect();
             spin_until(&done);
             let children: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
             (std::thread::current().id(), children)
