@@ -182,6 +182,42 @@ fn close_from_a_green_thread_wakes_hundreds_everywhere() {
     }
 }
 
+/// `close` wakes blocked receivers a batch per lock hold: a send that
+/// sees the channel closed while some receivers are still queued fails
+/// with its message back, never pairing with one of them, and every
+/// receiver still ends with `Err`.
+#[test]
+fn a_send_after_close_fails_while_receivers_are_still_being_woken() {
+    const RECEIVERS: usize = 1000;
+    let rt = rt(2);
+    let (tx, rx) = chan::<u32>(Cap::B(0));
+    let receivers: Vec<_> = (0..RECEIVERS)
+        .map(|_| {
+            let rx = rx.clone();
+            rt.spawn(move || rx.recv())
+        })
+        .collect();
+    wait_parked(&rt, "chan recv", RECEIVERS);
+    let late = {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while !tx.is_closed() {
+                std::hint::spin_loop();
+            }
+            (0..100).map(|i| tx.send(i)).collect::<Vec<_>>()
+        })
+    };
+    assert!(tx.close());
+    let sent = late.join().unwrap();
+    assert_eq!(
+        sent,
+        (0..100).map(|i| Err(SendError(i))).collect::<Vec<_>>()
+    );
+    for h in receivers {
+        assert_eq!(h.join().unwrap(), Err(RecvError));
+    }
+}
+
 #[test]
 fn close_wakes_every_blocked_sender_with_its_message() {
     for cap in [Cap::B(0), Cap::B(1), Cap::B(3)] {

@@ -378,10 +378,26 @@ impl<T> WaitQueue<T> {
     /// their unparkers to `wake` (a closing channel). One pass: each
     /// waiter, on its owner's stack, is touched once, while it is still in
     /// the cache (a close may reach a million of them).
-    pub(crate) fn settle_all(&mut self, kind: usize, mut wake: impl FnMut(Unparker)) {
-        while let Some(c) = self.pop() {
-            wake(c.settle(kind));
+    pub(crate) fn settle_all(&mut self, kind: usize, wake: impl FnMut(Unparker)) {
+        self.settle_at_most(usize::MAX, kind, wake);
+    }
+
+    /// As [`WaitQueue::settle_all`] for at most `max` live waiters (stale
+    /// ones are dropped on the way and not counted). `true` if waiters may
+    /// remain.
+    pub(crate) fn settle_at_most(
+        &mut self,
+        max: usize,
+        kind: usize,
+        mut wake: impl FnMut(Unparker),
+    ) -> bool {
+        for _ in 0..max {
+            match self.pop() {
+                Some(c) => wake(c.settle(kind)),
+                None => return false,
+            }
         }
+        !self.is_empty()
     }
 }
 

@@ -2,7 +2,7 @@
 //! once the buffer is drained, a blocked sender gets its message back, and
 //! no message is lost or delivered twice on the way.
 
-use super::support::{Flavor, Tally, channel, drain, join2, per_flavor, spawn};
+use super::support::{Flavor, Msg, Tally, channel, drain, join2, join3, per_flavor, spawn};
 use crate::chan::SendError;
 
 /// A sender sends one message and closes the channel while the receiver
@@ -105,3 +105,38 @@ fn close_races_send_and_recv(flavor: Flavor) {
 }
 
 per_flavor!(close_races_blocked_send_and_recv, close_races_send_and_recv);
+
+/// Two receivers blocked on an unbuffered channel while a third party
+/// closes it and a sender races the close. `close` settles receivers one
+/// per lock hold under loom (`CLOSE_BATCH`), so the sender may find the
+/// channel closed with a receiver still queued: it must fail and get its
+/// message back then, never pair with that receiver. Either the send
+/// completed before the close (one receiver has the message, the other
+/// `Err`) or it failed; every receiver wakes.
+#[test]
+fn close_in_batches_races_a_send() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = channel::<Msg>(Flavor::Zero);
+        let (rx1, rx2) = (rx.clone(), rx);
+        let r1 = spawn(move || rx1.recv().ok().map(|m| m.id));
+        let r2 = spawn(move || rx2.recv().ok().map(|m| m.id));
+        let closer = tx.clone();
+        let s = {
+            let tally = tally.clone();
+            spawn(move || match tx.send(tally.msg(7)) {
+                Ok(()) => true,
+                Err(SendError(m)) => {
+                    assert_eq!(m.id, 7, "another message came back");
+                    false
+                }
+            })
+        };
+        assert!(closer.close());
+        let (sent, got1, got2) = join3(s, r1, r2);
+        let got: Vec<usize> = got1.into_iter().chain(got2).collect();
+        assert_eq!(got, if sent { vec![7] } else { vec![] }, "sent: {sent}");
+        drop(closer);
+        assert_eq!(tally.dropped(), 1);
+    });
+}

@@ -152,6 +152,16 @@ mod support {
         (a.handle.join().unwrap(), b.handle.join().unwrap())
     }
 
+    /// Joins three threads once all are done (see [`Spawned`]).
+    pub(super) fn join3<A, B, C>(a: Spawned<A>, b: Spawned<B>, c: Spawned<C>) -> (A, B, C) {
+        a.wait();
+        b.wait();
+        c.wait();
+        let a = a.handle.join().unwrap();
+        let b = b.handle.join().unwrap();
+        (a, b, c.handle.join().unwrap())
+    }
+
     /// Receives until the channel is closed and drained; the ids in order.
     pub(super) fn drain(rx: &Receiver<Msg>) -> Vec<usize> {
         let mut ids = Vec::new();
