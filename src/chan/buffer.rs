@@ -542,6 +542,36 @@ mod tests {
         assert_eq!(Rc::strong_count(&rc), 1);
     }
 
+    proptest::proptest! {
+        /// Random runs of pushes and pops against a `VecDeque`, with values
+        /// that count their drops (48-byte cells: 64 to a block, so a run
+        /// crosses blocks, drains and refills them at every offset): the
+        /// same values come out in the same order, and each one pushed is
+        /// dropped exactly once, the ones left in the buffer by its `Drop`.
+        #[test]
+        fn list_matches_a_vecdeque(ops in proptest::collection::vec((0usize..200, 0usize..200), 0..40)) {
+            use std::rc::Rc;
+            let drops = Rc::new(());
+            let mut b = Buffer::unbounded();
+            let mut model = std::collections::VecDeque::new();
+            let mut next = 0u64;
+            for (pushes, pops) in ops {
+                for _ in 0..pushes {
+                    push(&mut b, (next, drops.clone(), [0u64; 3]));
+                    model.push_back(next);
+                    next += 1;
+                }
+                for _ in 0..pops {
+                    proptest::prop_assert_eq!(pop(&mut b).map(|v| v.0), model.pop_front());
+                }
+                proptest::prop_assert_eq!(b.len(), model.len());
+            }
+            proptest::prop_assert_eq!(Rc::strong_count(&drops), 1 + model.len());
+            drop(b);
+            proptest::prop_assert_eq!(Rc::strong_count(&drops), 1);
+        }
+    }
+
     #[test]
     fn rings_wrap_around_an_odd_capacity() {
         let mut b = Buffer::bounded(7);
