@@ -559,6 +559,40 @@ fn a_selecting_sender_keeps_its_turn_on_a_buffered_channel() {
     }
 }
 
+/// A select parks on every case, with its waiters in its own frame up to
+/// four cases and on the heap past that: whichever channel a peer uses
+/// completes it with that case's index and value, and afterwards no
+/// channel pairs with it any more (an unbuffered `try_send` on each finds
+/// no receiver).
+#[test]
+fn a_select_parked_on_few_or_many_cases_completes_on_any_and_leaves_no_waiter() {
+    let rt = rt(2);
+    for n in [1usize, 3, 4, 5, 9] {
+        for pick in [0, n / 2, n - 1] {
+            let chans: Vec<_> = (0..n).map(|_| bounded::<usize>(0)).collect();
+            let rxs: Vec<_> = chans.iter().map(|(_, r)| r.clone()).collect();
+            let h = rt.spawn(move || {
+                let mut sel = Select::new();
+                for r in &rxs {
+                    sel.recv(r);
+                }
+                let oper = sel.select();
+                let i = oper.index();
+                (i, oper.recv(&rxs[i]).unwrap())
+            });
+            wait_parked(&rt, "select", 1);
+            chans[pick].0.send(100 + pick).unwrap();
+            assert_eq!(h.join().unwrap(), (pick, 100 + pick), "{n} cases");
+            for (i, (tx, _)) in chans.iter().enumerate() {
+                assert!(
+                    tx.try_send(i).unwrap_err().is_full(),
+                    "{n} cases: channel {i} still pairs with the finished select"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn dynamic_select_remove_ready_and_errors() {
     let (tx1, rx1) = bounded::<i32>(1);

@@ -699,11 +699,7 @@ fn park_on(
     waiter: impl Fn(&WaitCell, usize, &Case<'_>) -> Waiter,
 ) -> (usize, *const Rendezvous) {
     let cell = WaitCell::new();
-    let waiters: Vec<Waiter> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| waiter(&cell, i, c))
-        .collect();
+    let waiters = Waiters::new(&cell, cases, waiter);
     // Queue in poll order: when one channel appears in several cases,
     // which of them a peer completes is random too (Go's lockorder is
     // sorted from the random pollorder with an unstable sort).
@@ -731,6 +727,55 @@ fn park_on(
         std::ptr::null()
     };
     (state, paired)
+}
+
+/// Cases whose waiters a parking select keeps in its own frame; more go
+/// to the heap. One allocation and one free per park were 6-8% of a
+/// four-case `select_both` (perf).
+const INLINE_WAITERS: usize = 4;
+
+/// A parked select's waiters, one per case. They do not move once queued:
+/// the value stays in `park_on`'s frame (and a `Vec`'s buffer stays put).
+enum Waiters {
+    /// The first `.1` are the cases'; the rest are never queued.
+    Inline([Waiter; INLINE_WAITERS], usize),
+    Heap(Vec<Waiter>),
+}
+
+impl Waiters {
+    fn new(
+        cell: &WaitCell,
+        cases: &[Case<'_>],
+        waiter: impl Fn(&WaitCell, usize, &Case<'_>) -> Waiter,
+    ) -> Waiters {
+        let n = cases.len();
+        if n <= INLINE_WAITERS {
+            let ws = std::array::from_fn(|i| match cases.get(i) {
+                Some(c) => waiter(cell, i, c),
+                None => Waiter::notify(cell, i),
+            });
+            Waiters::Inline(ws, n)
+        } else {
+            Waiters::Heap(
+                cases
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| waiter(cell, i, c))
+                    .collect(),
+            )
+        }
+    }
+}
+
+impl std::ops::Deref for Waiters {
+    type Target = [Waiter];
+
+    fn deref(&self) -> &[Waiter] {
+        match self {
+            Waiters::Inline(ws, n) => &ws[..*n],
+            Waiters::Heap(ws) => ws,
+        }
+    }
 }
 
 /// A select with no cases waits for its deadline, or forever (Go's empty
