@@ -67,7 +67,7 @@
 //! 4. Stacks in the global pool hold no resident pages unless they were never
 //!    touched: they are `MADV_DONTNEED`'d on their way there. Stacks in a
 //!    local cache or in the global warm tier (`WARM`, capped at
-//!    `WARM_HARD_BYTES` of estimated resident bytes, [`warm_cost`]) may
+//!    `WARM_FORCED_BYTES` of estimated resident bytes, [`warm_cost`]) may
 //!    still hold dirty pages; they are reused warm.
 //!
 //! # Pool protocol
@@ -83,17 +83,20 @@
 //! 1. push onto this thread's local cache;
 //! 2. if that size's local bin now holds more than [`LOCAL_HIGH_WATERMARK`]
 //!    stacks, move its [`BATCH`] oldest stacks out: untouched ones to the
-//!    global pool, touched ones to the warm tier; when the warm tier exceeds
-//!    its hard budget, scrub all of it at once (sorted, adjacent stacks
-//!    merged into runs, one `MADV_DONTNEED` per run) into the global pool.
+//!    global pool, touched ones to the warm tier. Once a scavenging
+//!    interval ([`SCAVENGE_AGE`]) is over, the stacks worth what sat in the
+//!    tier unused through all of it, beyond its soft budget, are scrubbed
+//!    (sorted, adjacent stacks merged into runs, one `MADV_DONTNEED` per
+//!    run) into the global pool; past `WARM_FORCED_BYTES`, all of it.
 //!
 //! `trim()`, called by idle workers, scrubs the warm tier the same way once
-//! it holds more than its soft budget and nobody has used it for
-//! [`SCAVENGE_AGE`] (Go's scavenger returns freed stack memory lazily too):
-//! a program that spawns a burst of green threads again and again reuses
-//! their warm stacks instead of faulting their pages in each time, and
-//! pays no `MADV_DONTNEED` (a TLB shootdown across the workers) per burst.
-//!
+//! nobody has used it for [`SCAVENGE_AGE`] (Go's scavenger returns freed
+//! stack memory lazily too), or once an interval is over. Never in the
+//! middle of a burst: a program that spawns a burst of green threads again
+//! and again reuses their warm stacks instead of faulting their pages in
+//! each time, and a `close` that wakes a million green threads pays no
+//! `MADV_DONTNEED` (a TLB shootdown across the workers) while they finish.
+
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
 //! destruction), both operations go straight to the global pool.
@@ -195,25 +198,10 @@ fn live_shard() -> &'static AtomicIsize {
 /// of process exit. Lock order: a thread's local cache is borrowed (if at
 /// all) before this lock is taken; no syscall runs under it.
 static GLOBAL: Mutex<Bins> = Mutex::new(Bins::new());
-/// Set when the warm tier went over its hard budget: a worker finishing a
-/// green thread then wakes a sleeping worker ([`take_scrub_request`]),
-/// whose [`trim`] scrubs the tier off the busy workers' path (a `close`
-/// that ends a million green threads would otherwise spend a third of its
-/// wake-up returning their pages). Only past twice the budget does the
-/// spilling thread scrub itself.
-static SCRUB_WANTED: AtomicBool = AtomicBool::new(false);
-
-/// Whether the warm tier asked for a scrub since the last call (see
-/// [`SCRUB_WANTED`]); the caller should wake an idle worker.
-#[inline]
-pub(crate) fn take_scrub_request() -> bool {
-    SCRUB_WANTED.load(Ordering::Relaxed) && SCRUB_WANTED.swap(false, Ordering::Relaxed)
-}
-
 /// Free stacks that may still hold touched pages, passed between threads
 /// without `MADV_DONTNEED` (a green thread spawned on one worker and
 /// finished on another moves its stack this way in every spawn-heavy
-/// program). Holds at most [`WARM_HARD_BYTES`] of estimated resident
+/// program). Holds at most [`WARM_FORCED_BYTES`] of estimated resident
 /// bytes. Lock order: after the local cache, never together with
 /// [`GLOBAL`].
 static WARM: Mutex<Warm> = Mutex::new(Warm::new());
@@ -227,6 +215,12 @@ struct Warm {
     cost: usize,
     /// When a stack last went in or out, `None` once scrubbed.
     last_used: Option<Instant>,
+    /// When the current scavenging interval began (the first `put` into an
+    /// empty tier, then each [`Warm::scavenge`]); `None` while empty.
+    mark: Option<Instant>,
+    /// The least `cost` since `mark`: what sat in the tier, unused, for the
+    /// whole interval.
+    low: usize,
 }
 
 /// What [`Warm::trim`] decided.
@@ -246,6 +240,8 @@ impl Warm {
             bins: Bins::new(),
             cost: 0,
             last_used: None,
+            mark: None,
+            low: 0,
         }
     }
 
@@ -255,58 +251,85 @@ impl Warm {
         if n > 0 {
             // Every stack here is touched (`put` takes only those).
             self.cost -= n * warm_cost(size);
+            self.low = self.low.min(self.cost);
             self.last_used = Some(now);
         }
         n
     }
 
-    /// Adds touched stacks of usable `size`. Over `hard` it asks for an
-    /// idle worker to scrub the tier ([`SCRUB_WANTED`]); over twice that
-    /// (nobody came), it empties the tier and returns everything for the
-    /// caller to scrub.
+    /// Adds touched stacks of usable `size`. Returns stacks for the caller
+    /// to scrub: everything past the `forced` budget (a safety net: the
+    /// tier only ever holds stacks that were live together, see
+    /// [`WARM_FORCED_BYTES`]), else, once a scavenging interval is over,
+    /// what sat unused through it ([`Warm::scavenge`], at most once per
+    /// [`SCAVENGE_AGE`]: a busy program that churns green threads below an
+    /// old peak gives the difference back without ever idling).
     fn put(
         &mut self,
         size: usize,
         touched: impl Iterator<Item = usize>,
         now: Instant,
-        hard: usize,
+        soft: usize,
+        forced: usize,
     ) -> Option<Bins> {
+        if self.mark.is_none() {
+            (self.mark, self.low) = (Some(now), self.cost);
+        }
         let bin = self.bins.bin_mut(size, 0);
         let before = bin.len();
         bin.extend(touched);
         self.cost += (bin.len() - before) * warm_cost(size);
         self.last_used = Some(now);
-        if self.cost > hard.saturating_mul(2) {
+        if self.cost > forced {
             return Some(self.empty());
         }
-        if self.cost > hard {
-            SCRUB_WANTED.store(true, Ordering::Relaxed);
-        }
-        None
+        self.scavenge(now, soft)
     }
 
-    /// Whether to scrub at `now`, with the `soft` and `hard` budgets: over
-    /// `hard` at once, over `soft` once unused for [`SCAVENGE_AGE`].
-    fn trim(&mut self, now: Instant, soft: usize, hard: usize) -> Trim {
+    /// Whether to scrub at `now`, with the `soft` budget: everything once
+    /// the tier has sat unused for [`SCAVENGE_AGE`], or what sat unused
+    /// through a whole scavenging interval beyond `soft`
+    /// ([`Warm::scavenge`]). Never during a burst: stacks that finish
+    /// together stay warm (a `close` waking a million green threads spent
+    /// two thirds of its time in `MADV_DONTNEED` when a budget forced it).
+    fn trim(&mut self, now: Instant, soft: usize) -> Trim {
         if self.cost <= soft {
             return Trim::Keep;
         }
-        if self.cost > hard {
+        let (Some(used), Some(mark)) = (self.last_used, self.mark) else {
+            return Trim::Keep;
+        };
+        if now >= used + SCAVENGE_AGE {
             return Trim::Scrub(self.empty());
         }
-        if let Some(used) = self.last_used {
-            let due = used + SCAVENGE_AGE;
-            if now < due {
-                return Trim::Wait(due);
-            }
+        if let Some(bins) = self.scavenge(now, soft) {
+            return Trim::Scrub(bins);
         }
-        Trim::Scrub(self.empty())
+        let mark = self.mark.unwrap_or(mark);
+        Trim::Wait((used + SCAVENGE_AGE).min(mark + SCAVENGE_AGE))
+    }
+
+    /// Ends the scavenging interval if it is [`SCAVENGE_AGE`] old: takes
+    /// out the oldest stacks worth what sat unused through all of it
+    /// (`low`) beyond `soft`, for the caller to scrub, and starts the next
+    /// interval. `None` if the interval is not over or nothing is due.
+    fn scavenge(&mut self, now: Instant, soft: usize) -> Option<Bins> {
+        let mark = self.mark?;
+        if now < mark + SCAVENGE_AGE {
+            return None;
+        }
+        let due = self.low.saturating_sub(soft);
+        let out = self.bins.take_oldest(due);
+        self.cost -= out.1;
+        (self.mark, self.low) = (Some(now), self.cost);
+        (out.1 > 0).then_some(out.0)
     }
 
     /// Takes every stack out.
     fn empty(&mut self) -> Bins {
         self.cost = 0;
         self.last_used = None;
+        (self.mark, self.low) = (None, 0);
         std::mem::replace(&mut self.bins, Bins::new())
     }
 }
@@ -323,17 +346,20 @@ const TOUCHED: usize = 1;
 const WARM_STACK_ESTIMATE: usize = 8 << 10;
 /// Soft budget of the global warm tier, in estimated resident bytes
 /// ([`warm_cost`]; 8,192 default-size stacks): what the pool keeps warm
-/// beyond the local caches once no worker has used it for
-/// [`SCAVENGE_AGE`] ([`trim`]).
+/// beyond the local caches through a scavenging interval
+/// ([`Warm::scavenge`]) while it is in use; once no worker has used it for
+/// [`SCAVENGE_AGE`], [`trim`] scrubs it all.
 const WARM_BYTES: usize = 64 << 20;
-/// Hard budget of the warm tier (131,072 default-size stacks): past it, a
-/// sleeping worker is woken to scrub it at once, and past twice that the
-/// spilling thread scrubs. Between the soft and hard budgets, scrubbing
-/// waits for an idle worker and [`SCAVENGE_AGE`], so a burst of green
-/// threads finishing together is not slowed by it.
-const WARM_HARD_BYTES: usize = 16 * WARM_BYTES;
-/// How long the warm tier must sit unused before an idle worker scrubs it
-/// down to nothing ([`trim`]).
+/// Past this many estimated resident bytes (2,097,152 default-size stacks)
+/// the spilling thread scrubs the whole warm tier at once, however recent
+/// its use. A safety net only: the tier holds stacks that were live
+/// together (a new green thread takes a warm stack before a clean one), so
+/// it never holds more than a past peak of the program did, and it gives
+/// that back within one or two [`SCAVENGE_AGE`]s once the peak is over.
+const WARM_FORCED_BYTES: usize = 256 * WARM_BYTES;
+/// The length of a scavenging interval: the warm tier gives back, past its
+/// soft budget, what sat unused through a whole interval, and all of it
+/// once unused for this long ([`trim`]).
 const SCAVENGE_AGE: Duration = Duration::from_secs(1);
 
 /// A touched free stack's share of the warm tier's budgets.
@@ -575,8 +601,8 @@ pub(crate) fn live_stacks() -> usize {
 
 /// Step 2 of `release`: moves the [`BATCH`] oldest stacks of a local `bin`
 /// (all of usable `size`) out: untouched ones to the global pool as they
-/// are, touched ones to the warm tier. When the warm tier goes over its
-/// hard budget, the spilling thread scrubs all of it at once ([`scrub`]).
+/// are, touched ones to the warm tier. The spilling thread scrubs what
+/// `Warm::put` hands back ([`scrub`]).
 #[cold]
 fn spill(size: usize, bin: &mut Vec<usize>) {
     let mut batch = [0usize; BATCH];
@@ -595,21 +621,21 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
     let warm = batch.iter().copied().filter(|&e| e & TOUCHED != 0);
     let now = Instant::now();
-    let over_budget = WARM.lock().put(size, warm, now, WARM_HARD_BYTES);
-    if let Some(bins) = over_budget {
+    let due = WARM
+        .lock()
+        .put(size, warm, now, WARM_BYTES, WARM_FORCED_BYTES);
+    if let Some(bins) = due {
         scrub(bins);
     }
 }
 
-/// Scrubs the warm tier if it holds more than its hard budget, or more than
-/// its soft budget and has not been used for [`SCAVENGE_AGE`]. Workers call
-/// it when they run out of work, before they sleep; if the tier is over
-/// budget but was used recently, it returns when to call again.
+/// Scrubs the warm tier when it is due ([`Warm::trim`]): all of it once
+/// unused for [`SCAVENGE_AGE`], or what sat unused through a scavenging
+/// interval past the soft budget. Workers call it when they run out of
+/// work, before they sleep; if the tier is over its soft budget but in use,
+/// it returns when to call again.
 pub(crate) fn trim() -> Option<Instant> {
-    SCRUB_WANTED.store(false, Ordering::Relaxed);
-    let trim = WARM
-        .lock()
-        .trim(Instant::now(), WARM_BYTES, WARM_HARD_BYTES);
+    let trim = WARM.lock().trim(Instant::now(), WARM_BYTES);
     match trim {
         Trim::Keep => None,
         Trim::Wait(due) => Some(due),
@@ -751,6 +777,23 @@ impl Bins {
         out[..n].copy_from_slice(&bin.free[rest..]);
         bin.free.truncate(rest);
         n
+    }
+
+    /// Moves the oldest stacks out, bin by bin, until their [`warm_cost`]
+    /// reaches `budget` (or none is left); returns them and their cost.
+    fn take_oldest(&mut self, budget: usize) -> (Bins, usize) {
+        let mut out = Bins::new();
+        let mut cost = 0;
+        for bin in &mut self.bins {
+            if cost >= budget {
+                break;
+            }
+            let each = warm_cost(bin.size);
+            let n = (budget - cost).div_ceil(each).min(bin.free.len());
+            out.bin_mut(bin.size, n).extend(bin.free.drain(..n));
+            cost += n * each;
+        }
+        (out, cost)
     }
 
     /// The bin of `size`, created with room for `capacity` stacks if missing.
@@ -1324,8 +1367,9 @@ mod tests {
                 "a released stack left both the local cache and the warm tier"
             );
             // SAFETY: pooled stacks stay mapped and readable; nobody else
-            // uses this size. The warm tier is scrubbed only past its hard
-            // budget or after it sat unused for a second.
+            // uses this size. The warm tier is scrubbed only after it sat
+            // unused for a second, or past its soft budget (this test's bin
+            // is not the oldest), or past its forced one.
             let byte = unsafe { ptr::with_exposed_provenance::<u8>(*bottom).read_volatile() };
             assert_eq!(byte, 7, "a warm stack lost its pages");
         }
@@ -1337,68 +1381,90 @@ mod tests {
         (1..=n).map(|i| (i << 20) | TOUCHED)
     }
 
-    #[test]
-    fn warm_tier_over_its_hard_budget_is_emptied_for_a_scrub() {
-        let size = DEFAULT_STACK_SIZE;
-        let mut warm = Warm::new();
-        let hard = 10 * warm_cost(size);
-        let now = Instant::now();
-        assert!(warm.put(size, fake_entries(10), now, hard).is_none());
-        assert_eq!(warm.cost, 10 * warm_cost(size));
-        // Past the hard budget: kept, and an idle worker is asked for (the
-        // request flag is process-wide; other tests only ever set it too).
-        assert!(warm.put(size, fake_entries(1), now, hard).is_none());
-        assert!(SCRUB_WANTED.load(Ordering::Relaxed), "a scrub is requested");
-        // An idle worker's trim scrubs it at once, however recent its use.
-        match warm.trim(now, hard / 2, hard) {
-            Trim::Scrub(mut bins) => assert_eq!(bins.bin_mut(size, 0).len(), 11),
-            _ => panic!("over the hard budget, trim scrubs without waiting"),
-        }
-        assert_eq!(warm.cost, 0);
-        // Past twice the budget (no worker came), the spiller scrubs.
-        assert!(warm.put(size, fake_entries(20), now, hard).is_none());
-        let mut scrubbed = warm
-            .put(size, fake_entries(1), now, hard)
-            .expect("one stack past twice the hard budget empties the tier");
-        assert_eq!(scrubbed.bin_mut(size, 0).len(), 21);
-        assert_eq!(warm.cost, 0);
-        assert_eq!(warm.bins.bin_mut(size, 0).len(), 0);
+    fn entries(bins: &mut Bins, size: usize) -> Vec<usize> {
+        bins.bin_mut(size, 0).clone()
     }
 
     #[test]
-    fn trim_waits_until_the_warm_tier_has_sat_unused() {
+    fn a_burst_stays_warm_until_the_tier_sits_unused() {
         let size = DEFAULT_STACK_SIZE;
         let mut warm = Warm::new();
-        let soft = 4 * warm_cost(size);
+        let (soft, forced) = (4 * warm_cost(size), usize::MAX);
         let t0 = Instant::now();
-        assert!(warm.put(size, fake_entries(4), t0, usize::MAX).is_none());
+        let age = SCAVENGE_AGE;
+        assert!(warm.put(size, fake_entries(10), t0, soft, forced).is_none());
         assert!(
-            matches!(warm.trim(t0, soft, usize::MAX), Trim::Keep),
-            "within the soft budget"
+            matches!(warm.trim(t0 + age / 2, soft), Trim::Wait(d) if d == t0 + age),
+            "in use: wait"
         );
-        assert!(warm.put(size, fake_entries(2), t0, usize::MAX).is_none());
-        let due = match warm.trim(t0, soft, usize::MAX) {
-            Trim::Wait(due) => due,
-            _ => panic!("a tier used just now must wait"),
-        };
-        assert_eq!(due, t0 + SCAVENGE_AGE);
-        // Taking a stack is use too: the wait starts again.
-        let t1 = t0 + SCAVENGE_AGE / 2;
-        let mut out = [0usize; 1];
-        assert_eq!(warm.take(size, &mut out, t1), 1);
-        assert_eq!(warm.cost, 5 * warm_cost(size));
         assert!(
-            matches!(warm.trim(due, soft, usize::MAX), Trim::Wait(d) if d == t1 + SCAVENGE_AGE)
+            warm.put(size, fake_entries(10), t0 + age / 2, soft, forced)
+                .is_none()
         );
-        match warm.trim(t1 + SCAVENGE_AGE, soft, usize::MAX) {
-            Trim::Scrub(mut bins) => assert_eq!(bins.bin_mut(size, 0).len(), 5),
-            _ => panic!("a tier unused for SCAVENGE_AGE over its soft budget is scrubbed"),
+        // The first interval is over, but the tier was empty at its start:
+        // nothing sat unused through it, so nothing goes.
+        assert!(matches!(warm.trim(t0 + age, soft, ), Trim::Wait(d) if d == t0 + age / 2 + age));
+        assert_eq!(warm.cost, 20 * warm_cost(size));
+        match warm.trim(t0 + age / 2 + age, soft) {
+            Trim::Scrub(mut bins) => assert_eq!(entries(&mut bins, size).len(), 20),
+            _ => panic!("a tier unused for SCAVENGE_AGE is scrubbed"),
         }
         assert_eq!(warm.cost, 0);
-        assert!(matches!(
-            warm.trim(t1 + 2 * SCAVENGE_AGE, soft, usize::MAX),
-            Trim::Keep
-        ));
+        assert!(matches!(warm.trim(t0 + 3 * age, soft), Trim::Keep));
+    }
+
+    #[test]
+    fn a_tier_in_use_gives_back_what_sat_unused_through_an_interval() {
+        let size = DEFAULT_STACK_SIZE;
+        let mut warm = Warm::new();
+        let (soft, forced) = (4 * warm_cost(size), usize::MAX);
+        let t0 = Instant::now();
+        let age = SCAVENGE_AGE;
+        assert!(warm.put(size, fake_entries(20), t0, soft, forced).is_none());
+        // End of the first interval (empty at its start): nothing is due.
+        assert!(
+            warm.put(size, fake_entries(0), t0 + age, soft, forced)
+                .is_none()
+        );
+        // Churn: 3 taken (the newest), 2 put back; 17 never moved.
+        let mut out = [0usize; 3];
+        assert_eq!(warm.take(size, &mut out, t0 + age + age / 4), 3);
+        let back: Vec<usize> = (100..102).map(|i| (i << 20) | TOUCHED).collect();
+        assert!(
+            warm.put(size, back.into_iter(), t0 + age + age / 2, soft, forced)
+                .is_none()
+        );
+        // End of the second interval: the 17 that sat unused through it,
+        // beyond the soft budget of 4, go: the 13 oldest.
+        let mut gone = warm
+            .put(size, fake_entries(0), t0 + 2 * age, soft, forced)
+            .expect("what sat unused through the interval is given back");
+        let oldest: Vec<usize> = fake_entries(13).collect();
+        assert_eq!(entries(&mut gone, size), oldest);
+        assert_eq!(warm.cost, (19 - 13) * warm_cost(size));
+        // The next interval starts from here.
+        assert!(
+            warm.put(size, fake_entries(0), t0 + 2 * age + age / 2, soft, forced)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn past_the_forced_budget_the_tier_is_emptied_at_once() {
+        let size = DEFAULT_STACK_SIZE;
+        let mut warm = Warm::new();
+        let (soft, forced) = (warm_cost(size), 10 * warm_cost(size));
+        let now = Instant::now();
+        assert!(
+            warm.put(size, fake_entries(10), now, soft, forced)
+                .is_none()
+        );
+        let mut all = warm
+            .put(size, fake_entries(1), now, soft, forced)
+            .expect("one stack past the forced budget empties the tier");
+        assert_eq!(entries(&mut all, size).len(), 11);
+        assert_eq!(warm.cost, 0);
+        assert!(warm.bins.bin_mut(size, 0).is_empty());
     }
 
     #[test]

@@ -384,21 +384,6 @@ impl Shared {
         self.notify_work();
     }
 
-    /// Wakes one sleeping worker other than `me`, if any, for housekeeping
-    /// it does on its way back to sleep (scrubbing the stack pool's warm
-    /// tier, `stack::take_scrub_request`). A spurious wake-up as far as
-    /// work goes, which every sleeper handles.
-    pub(crate) fn wake_a_sleeper(&self, me: usize) {
-        if let Some((_, r)) = self
-            .remotes
-            .iter()
-            .enumerate()
-            .find(|&(i, r)| i != me && r.parker.is_parked())
-        {
-            r.parker.unpark();
-        }
-    }
-
     /// Wakes a sleeping worker for new never-started work, if needed.
     pub(crate) fn notify_work(&self) {
         if let Some(w) = self.idle.worker_to_notify() {

@@ -916,9 +916,6 @@ impl Worker {
             if finished {
                 task.state.transition_to_done();
                 self.shared.complete(&task, self.index);
-                if crate::coroutine::stack::take_scrub_request() {
-                    self.shared.wake_a_sleeper(self.index);
-                }
                 return;
             }
             match self.switch.get() {
