@@ -1,0 +1,98 @@
+//! The stack pool gives back the memory of a burst of green threads: their
+//! stacks stay warm while the burst finishes (no page-freeing on the way),
+//! and once the pool has sat unused, an idle worker returns the pages to
+//! the kernel. Run in a child process, so the resident-memory figures are
+//! this test's alone.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+/// Green threads of the burst, all live at once.
+const BURST: usize = 20_000;
+/// Stack bytes each of them touches (on top of the page its frames use).
+const TOUCHED: usize = 16 * 1024;
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Writes `TOUCHED` bytes of the calling green thread's stack, so its
+/// pages become resident.
+#[inline(never)]
+fn touch_stack() -> u8 {
+    let mut buf = [0u8; TOUCHED];
+    for (i, b) in buf.iter_mut().enumerate().step_by(512) {
+        *b = i as u8;
+    }
+    std::hint::black_box(&mut buf);
+    buf[512]
+}
+
+#[test]
+fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
+    if common::child_role().as_deref() != Some("burst") {
+        let out = common::run_child(
+            "an_idle_runtime_gives_back_the_stacks_of_a_finished_burst",
+            "burst",
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "child failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let rt = common::rt(2);
+    let before = rss_bytes();
+    let peak = rt.block_on(|| {
+        let (tx, rx) = goro::bounded::<()>(0);
+        let (arrived_tx, arrived_rx) = goro::unbounded::<()>();
+        let hs: Vec<_> = (0..BURST)
+            .map(|_| {
+                let (rx, arrived_tx) = (rx.clone(), arrived_tx.clone());
+                goro::go!(move || {
+                    let v = touch_stack();
+                    arrived_tx.send(()).unwrap();
+                    let _ = rx.recv();
+                    v
+                })
+            })
+            .collect();
+        for _ in 0..BURST {
+            arrived_rx.recv().unwrap();
+        }
+        let peak = rss_bytes();
+        tx.close();
+        for h in hs {
+            h.join().unwrap();
+        }
+        peak
+    });
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown >= (BURST * TOUCHED) as u64 / 2,
+        "the burst made only {grown} bytes resident"
+    );
+    // The pool gives the pages back once it has sat unused for a second;
+    // wait for it (generously: the machine may be loaded), never for a
+    // fixed time.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = rss_bytes().saturating_sub(before);
+        if now <= grown / 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {now} bytes resident a minute after a burst of {grown}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(rt);
+}
