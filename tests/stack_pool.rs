@@ -96,3 +96,95 @@ fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
     }
     drop(rt);
 }
+
+/// The same with workers that never go idle: two green threads keep
+/// yielding (so neither worker reaches its sleep, where it trims), and no
+/// green thread starts or ends meanwhile (so the pool is not touched). The
+/// busy workers' periodic check gives the memory back all the same.
+#[test]
+fn busy_workers_give_back_the_stacks_of_a_finished_burst() {
+    if common::child_role().as_deref() != Some("busy") {
+        let out = common::run_child(
+            "busy_workers_give_back_the_stacks_of_a_finished_burst",
+            "busy",
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "child failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = common::rt(2);
+    let before = rss_bytes();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Spinners until both workers run one (a started green thread stays on
+    // its worker).
+    let homes = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let mut spinners = Vec::new();
+    while homes.lock().unwrap().len() < 2 {
+        assert!(
+            spinners.len() < 64,
+            "no spinner started on one of the workers"
+        );
+        let (stop, homes) = (stop.clone(), homes.clone());
+        let (started_tx, started_rx) = goro::bounded::<()>(1);
+        spinners.push(rt.spawn(move || {
+            homes.lock().unwrap().insert(std::thread::current().id());
+            started_tx.send(()).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                goro::yield_now();
+            }
+        }));
+        started_rx.recv().unwrap();
+    }
+    let peak = rt.block_on(|| {
+        let (tx, rx) = goro::bounded::<()>(0);
+        let (arrived_tx, arrived_rx) = goro::unbounded::<()>();
+        let hs: Vec<_> = (0..BURST)
+            .map(|_| {
+                let (rx, arrived_tx) = (rx.clone(), arrived_tx.clone());
+                goro::go!(move || {
+                    let v = touch_stack();
+                    arrived_tx.send(()).unwrap();
+                    let _ = rx.recv();
+                    v
+                })
+            })
+            .collect();
+        for _ in 0..BURST {
+            arrived_rx.recv().unwrap();
+        }
+        let peak = rss_bytes();
+        tx.close();
+        for h in hs {
+            h.join().unwrap();
+        }
+        peak
+    });
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown >= (BURST * TOUCHED) as u64 / 2,
+        "the burst made only {grown} bytes resident"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = rss_bytes().saturating_sub(before);
+        if now <= grown / 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {now} bytes resident a minute after a burst of {grown}, workers busy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+}

@@ -110,7 +110,8 @@ use std::ops::Range;
 use std::ptr::{self, NonNull};
 // This module is not loom-modelled (it is compiled out under `cfg(loom)`), so
 // it uses std and parking_lot directly rather than the `crate::loom` facade.
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -307,6 +308,17 @@ impl Warm {
         }
         let mark = self.mark.unwrap_or(mark);
         Trim::Wait((used + SCAVENGE_AGE).min(mark + SCAVENGE_AGE))
+    }
+
+    /// When [`Warm::trim`] may next find something to give back with the
+    /// `soft` budget: the end of the scavenging interval or of a second
+    /// unused, whichever comes first; `None` within the soft budget.
+    fn due(&self, soft: usize) -> Option<Instant> {
+        if self.cost <= soft {
+            return None;
+        }
+        let used = self.last_used? + SCAVENGE_AGE;
+        Some(self.mark.map_or(used, |mark| used.min(mark + SCAVENGE_AGE)))
     }
 
     /// Ends the scavenging interval if it is [`SCAVENGE_AGE`] old: takes
@@ -621,12 +633,59 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
     let warm = batch.iter().copied().filter(|&e| e & TOUCHED != 0);
     let now = Instant::now();
-    let due = WARM
-        .lock()
-        .put(size, warm, now, WARM_BYTES, WARM_FORCED_BYTES);
+    let due = {
+        let mut warm_tier = WARM.lock();
+        let due = warm_tier.put(size, warm, now, WARM_BYTES, WARM_FORCED_BYTES);
+        publish_due(&warm_tier);
+        due
+    };
     if let Some(bins) = due {
         scrub(bins);
     }
+}
+
+/// When the warm tier may next have stacks to give back ([`Warm::due`]),
+/// in nanoseconds since [`epoch`]; `u64::MAX` while it holds no more than
+/// its soft budget. Published under the `WARM` lock by whoever last
+/// changed the tier's schedule; read without it by busy workers
+/// ([`trim_if_due`]). A stale value only costs an early [`trim`] call,
+/// which publishes a fresh one.
+static SCAVENGE_DUE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The origin of [`SCAVENGE_DUE`]'s clock.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX - 1)
+}
+
+/// Publishes the tier's next due time in [`SCAVENGE_DUE`] (caller holds
+/// the `WARM` lock).
+fn publish_due(warm: &Warm) {
+    let due = warm.due(WARM_BYTES).map_or(u64::MAX, nanos_since_epoch);
+    SCAVENGE_DUE.store(due, Ordering::Relaxed);
+}
+
+/// For a worker that keeps finding work (so never reaches [`trim`] on its
+/// way to sleep), called every 61 picks (the worker's global poll): trims
+/// the warm tier if it is due. Without it, a program whose workers stay
+/// busy and start or end no green thread kept a past burst's stacks for
+/// good. One relaxed load while the tier is within its soft budget.
+#[inline]
+pub(crate) fn trim_if_due() {
+    let due = SCAVENGE_DUE.load(Ordering::Relaxed);
+    if due != u64::MAX && nanos_since_epoch(Instant::now()) >= due {
+        trim_now();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn trim_now() {
+    let _ = trim();
 }
 
 /// Scrubs the warm tier when it is due ([`Warm::trim`]): all of it once
@@ -635,7 +694,12 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
 /// work, before they sleep; if the tier is over its soft budget but in use,
 /// it returns when to call again.
 pub(crate) fn trim() -> Option<Instant> {
-    let trim = WARM.lock().trim(Instant::now(), WARM_BYTES);
+    let trim = {
+        let mut warm = WARM.lock();
+        let trim = warm.trim(Instant::now(), WARM_BYTES);
+        publish_due(&warm);
+        trim
+    };
     match trim {
         Trim::Keep => None,
         Trim::Wait(due) => Some(due),
@@ -1447,6 +1511,27 @@ mod tests {
             warm.put(size, fake_entries(0), t0 + 2 * age + age / 2, soft, forced)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn due_is_the_next_time_trim_may_give_something_back() {
+        let size = DEFAULT_STACK_SIZE;
+        let mut warm = Warm::new();
+        let (soft, forced) = (4 * warm_cost(size), usize::MAX);
+        let t0 = Instant::now();
+        let age = SCAVENGE_AGE;
+        assert_eq!(warm.due(soft), None, "empty");
+        assert!(warm.put(size, fake_entries(3), t0, soft, forced).is_none());
+        assert_eq!(warm.due(soft), None, "within the soft budget");
+        assert!(
+            warm.put(size, fake_entries(3), t0 + age / 2, soft, forced)
+                .is_none()
+        );
+        // The interval began at t0; the last use was at t0 + age / 2.
+        assert_eq!(warm.due(soft), Some(t0 + age));
+        assert!(matches!(warm.trim(t0 + age, soft), Trim::Wait(_)));
+        // A new interval began at t0 + age: next, a second unused.
+        assert_eq!(warm.due(soft), Some(t0 + age / 2 + age));
     }
 
     #[test]

@@ -533,6 +533,9 @@ impl Worker {
         core.tick = core.tick.wrapping_add(1);
         let remote = &self.shared.remotes[self.index];
         if core.tick % GLOBAL_POLL_INTERVAL == 0 {
+            // A busy worker never trims on its way to sleep: give back a
+            // past burst's stacks here once they are due.
+            crate::coroutine::stack::trim_if_due();
             if let Some(t) = self.shared.inject.pop() {
                 return Some(t);
             }
