@@ -32,24 +32,10 @@ fn touch_stack() -> u8 {
     buf[512]
 }
 
-#[test]
-fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
-    if common::child_role().as_deref() != Some("burst") {
-        let out = common::run_child(
-            "an_idle_runtime_gives_back_the_stacks_of_a_finished_burst",
-            "burst",
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "child failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
-    let rt = common::rt(2);
-    let before = rss_bytes();
+/// Runs a burst on `rt`: `BURST` green threads, each touching `TOUCHED`
+/// bytes of its stack, all parked at once, then all ended by a `close`.
+/// Returns how much resident memory it added at its peak over `before`.
+fn burst(rt: &goro::runtime::Runtime, before: u64) -> u64 {
     let peak = rt.block_on(|| {
         let (tx, rx) = goro::bounded::<()>(0);
         let (arrived_tx, arrived_rx) = goro::unbounded::<()>();
@@ -79,21 +65,52 @@ fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
         grown >= (BURST * TOUCHED) as u64 / 2,
         "the burst made only {grown} bytes resident"
     );
-    // The pool gives the pages back once it has sat unused for a second;
-    // wait for it (generously: the machine may be loaded), never for a
-    // fixed time.
+    grown
+}
+
+/// Waits until at most a quarter of the `grown` bytes a burst added over
+/// `before` is still resident: the pool gives the pages back once it has
+/// sat unused for a second. Generously (the machine may be loaded), never
+/// for a fixed time: fails after a minute.
+fn wait_given_back(before: u64, grown: u64, context: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let now = rss_bytes().saturating_sub(before);
         if now <= grown / 4 {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "still {now} bytes resident a minute after a burst of {grown}"
+            "still {now} bytes resident a minute after a burst of {grown}, {context}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Re-runs `test` as a child playing `role`, and checks that it passed.
+fn in_child(test: &str, role: &str) {
+    let out = common::run_child(test, role, &[]);
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
+    if common::child_role().as_deref() != Some("burst") {
+        in_child(
+            "an_idle_runtime_gives_back_the_stacks_of_a_finished_burst",
+            "burst",
+        );
+        return;
+    }
+    let rt = common::rt(2);
+    let before = rss_bytes();
+    let grown = burst(&rt, before);
+    wait_given_back(before, grown, "workers idle");
     drop(rt);
 }
 
@@ -103,22 +120,15 @@ fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
 /// busy workers' periodic check gives the memory back all the same.
 #[test]
 fn busy_workers_give_back_the_stacks_of_a_finished_burst() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     if common::child_role().as_deref() != Some("busy") {
-        let out = common::run_child(
+        in_child(
             "busy_workers_give_back_the_stacks_of_a_finished_burst",
             "busy",
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "child failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
         );
         return;
     }
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let rt = common::rt(2);
     let before = rss_bytes();
     let stop = Arc::new(AtomicBool::new(false));
@@ -142,47 +152,8 @@ fn busy_workers_give_back_the_stacks_of_a_finished_burst() {
         }));
         started_rx.recv().unwrap();
     }
-    let peak = rt.block_on(|| {
-        let (tx, rx) = goro::bounded::<()>(0);
-        let (arrived_tx, arrived_rx) = goro::unbounded::<()>();
-        let hs: Vec<_> = (0..BURST)
-            .map(|_| {
-                let (rx, arrived_tx) = (rx.clone(), arrived_tx.clone());
-                goro::go!(move || {
-                    let v = touch_stack();
-                    arrived_tx.send(()).unwrap();
-                    let _ = rx.recv();
-                    v
-                })
-            })
-            .collect();
-        for _ in 0..BURST {
-            arrived_rx.recv().unwrap();
-        }
-        let peak = rss_bytes();
-        tx.close();
-        for h in hs {
-            h.join().unwrap();
-        }
-        peak
-    });
-    let grown = peak.saturating_sub(before);
-    assert!(
-        grown >= (BURST * TOUCHED) as u64 / 2,
-        "the burst made only {grown} bytes resident"
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let now = rss_bytes().saturating_sub(before);
-        if now <= grown / 4 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {now} bytes resident a minute after a burst of {grown}, workers busy"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let grown = burst(&rt, before);
+    wait_given_back(before, grown, "workers busy");
     stop.store(true, Ordering::Relaxed);
     for s in spinners {
         s.join().unwrap();
