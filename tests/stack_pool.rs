@@ -1,8 +1,8 @@
 //! The stack pool gives back the memory of a burst of green threads: their
 //! stacks stay warm while the burst finishes (no page-freeing on the way),
-//! and once the pool has sat unused, an idle worker returns the pages to
-//! the kernel. Run in a child process, so the resident-memory figures are
-//! this test's alone.
+//! and once the pool has sat unused, a worker returns the pages to the
+//! kernel, whether it is idle or busy. Each test runs in a child process,
+//! so the resident-memory figures are its own.
 
 mod common;
 
