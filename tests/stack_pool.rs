@@ -114,48 +114,36 @@ fn an_idle_runtime_gives_back_the_stacks_of_a_finished_burst() {
     drop(rt);
 }
 
-/// The same with workers that never go idle: two green threads keep
-/// yielding (so neither worker reaches its sleep, where it trims), and no
-/// green thread starts or ends meanwhile (so the pool is not touched). The
-/// busy workers' periodic check gives the memory back all the same.
+/// The same on a worker that never goes idle: a green thread keeps
+/// yielding beside the burst (so the worker never reaches its sleep, where
+/// it trims), and no green thread starts or ends once the burst is over
+/// (so the pool is not touched). The busy worker's periodic check gives
+/// the memory back all the same. One worker, so the yielding green thread
+/// surely shares it.
 #[test]
-fn busy_workers_give_back_the_stacks_of_a_finished_burst() {
+fn a_busy_worker_gives_back_the_stacks_of_a_finished_burst() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     if common::child_role().as_deref() != Some("busy") {
         in_child(
-            "busy_workers_give_back_the_stacks_of_a_finished_burst",
+            "a_busy_worker_gives_back_the_stacks_of_a_finished_burst",
             "busy",
         );
         return;
     }
-    let rt = common::rt(2);
+    let rt = common::rt(1);
     let before = rss_bytes();
     let stop = Arc::new(AtomicBool::new(false));
-    // Spinners until both workers run one (a started green thread stays on
-    // its worker).
-    let homes = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let mut spinners = Vec::new();
-    while homes.lock().unwrap().len() < 2 {
-        assert!(
-            spinners.len() < 64,
-            "no spinner started on one of the workers"
-        );
-        let (stop, homes) = (stop.clone(), homes.clone());
-        let (started_tx, started_rx) = goro::bounded::<()>(1);
-        spinners.push(rt.spawn(move || {
-            homes.lock().unwrap().insert(std::thread::current().id());
-            started_tx.send(()).unwrap();
+    let spinner = {
+        let stop = stop.clone();
+        rt.spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 goro::yield_now();
             }
-        }));
-        started_rx.recv().unwrap();
-    }
+        })
+    };
     let grown = burst(&rt, before);
-    wait_given_back(before, grown, "workers busy");
+    wait_given_back(before, grown, "the worker busy");
     stop.store(true, Ordering::Relaxed);
-    for s in spinners {
-        s.join().unwrap();
-    }
+    spinner.join().unwrap();
 }
