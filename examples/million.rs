@@ -1,8 +1,10 @@
 //! A million green threads at once.
 //!
-//! Spawns 1,000,000 green threads that each sleep for one second (parked:
-//! their worker runs the others meanwhile), waits for all of them, and
-//! prints how long it took and how much memory each one cost while parked.
+//! Spawns 1,000,000 green threads that first park on a channel until all
+//! of them are there (the moment their memory is measured), then all sleep
+//! for one second at once (parked: their worker runs the others
+//! meanwhile); waits for all of them, and prints how long it took and how
+//! much memory each one cost while parked.
 //!
 //! ```text
 //! cargo run --release --example million            # 1,000,000
@@ -21,6 +23,8 @@
 //! `vm.max_map_count`, which this example prints. Raise the limit with
 //! `sudo sysctl vm.max_map_count=2200000`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn status_kib(field: &str) -> u64 {
@@ -54,8 +58,15 @@ fn run(n: usize, nap: Duration) -> std::io::Result<Report> {
     let start = Instant::now();
     let (spawned_in, peak) = goro::run(move || {
         let mut handles = Vec::with_capacity(n);
+        // Each green thread counts itself in, then parks until `gate`
+        // closes.
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (gate_tx, gate_rx) = goro::bounded::<()>(0);
         for i in 0..n {
+            let (arrived, gate_rx) = (arrived.clone(), gate_rx.clone());
             let spawned = goro::Builder::new().spawn(move || {
+                arrived.fetch_add(1, Ordering::Relaxed);
+                let _ = gate_rx.recv();
                 goro::sleep(nap);
                 i as u64
             });
@@ -68,8 +79,13 @@ fn run(n: usize, nap: Duration) -> std::io::Result<Report> {
             }
         }
         let spawned_in = start.elapsed();
-        // All of them are asleep now, or about to be.
+        // Once every one has started (and so touched its stack) and
+        // parked, measure; then let them all sleep at once.
+        while arrived.load(Ordering::Relaxed) < n {
+            goro::yield_now();
+        }
         let peak = memory_kib();
+        gate_tx.close();
         let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(sum, (n as u64) * (n as u64).saturating_sub(1) / 2);
         Ok((spawned_in, peak))
