@@ -18,7 +18,7 @@
 //! Ring indices wrap by a compare and a subtraction, never a division
 //! (a 64-bit `%` alone cost more than the rest of a push).
 //!
-//! Messages move in and out of the ring with byte copies from and to
+//! Messages move in and out of either buffer with byte copies from and to
 //! [`Slot`]s, never through a message-sized temporary. Accessed only under
 //! the channel's lock.
 

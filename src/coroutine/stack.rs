@@ -96,7 +96,7 @@
 //! and again reuses their warm stacks instead of faulting their pages in
 //! each time, and a `close` that wakes a million green threads pays no
 //! `MADV_DONTNEED` (a TLB shootdown across the workers) while they finish.
-
+//!
 //! When a thread exits, its local cache is `MADV_DONTNEED`'d and moved to the
 //! global pool. If the local cache is unavailable (during thread-local
 //! destruction), both operations go straight to the global pool.
@@ -297,17 +297,16 @@ impl Warm {
         if self.cost <= soft {
             return Trim::Keep;
         }
-        let (Some(used), Some(mark)) = (self.last_used, self.mark) else {
-            return Trim::Keep;
-        };
-        if now >= used + SCAVENGE_AGE {
+        if self
+            .last_used
+            .is_some_and(|used| now >= used + SCAVENGE_AGE)
+        {
             return Trim::Scrub(self.empty());
         }
         if let Some(bins) = self.scavenge(now, soft) {
             return Trim::Scrub(bins);
         }
-        let mark = self.mark.unwrap_or(mark);
-        Trim::Wait((used + SCAVENGE_AGE).min(mark + SCAVENGE_AGE))
+        self.due(soft).map_or(Trim::Keep, Trim::Wait)
     }
 
     /// When [`Warm::trim`] may next find something to give back with the
@@ -633,23 +632,28 @@ fn spill(size: usize, bin: &mut Vec<usize>) {
     }
     let warm = batch.iter().copied().filter(|&e| e & TOUCHED != 0);
     let now = Instant::now();
-    let due = {
-        let mut warm_tier = WARM.lock();
-        let due = warm_tier.put(size, warm, now, WARM_BYTES, WARM_FORCED_BYTES);
-        publish_due(&warm_tier);
-        due
-    };
+    let due = with_warm(|w| w.put(size, warm, now, WARM_BYTES, WARM_FORCED_BYTES));
     if let Some(bins) = due {
         scrub(bins);
     }
 }
 
+/// Runs `f` on the warm tier under its lock, then publishes when it is
+/// next due ([`SCAVENGE_DUE`]). `put` and `trim` go through here; a
+/// `take` only lowers the cost, which at worst leaves an early value.
+fn with_warm<R>(f: impl FnOnce(&mut Warm) -> R) -> R {
+    let mut warm = WARM.lock();
+    let r = f(&mut warm);
+    let due = warm.due(WARM_BYTES).map_or(u64::MAX, nanos_since_epoch);
+    SCAVENGE_DUE.store(due, Ordering::Relaxed);
+    r
+}
+
 /// When the warm tier may next have stacks to give back ([`Warm::due`]),
 /// in nanoseconds since [`epoch`]; `u64::MAX` while it holds no more than
-/// its soft budget. Published under the `WARM` lock by whoever last
-/// changed the tier's schedule; read without it by busy workers
-/// ([`trim_if_due`]). A stale value only costs an early [`trim`] call,
-/// which publishes a fresh one.
+/// its soft budget. Published under the `WARM` lock ([`with_warm`]);
+/// read without it by busy workers ([`trim_if_due`]). A stale value only
+/// costs an early [`trim`] call, which publishes a fresh one.
 static SCAVENGE_DUE: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The origin of [`SCAVENGE_DUE`]'s clock.
@@ -660,13 +664,6 @@ fn epoch() -> Instant {
 
 fn nanos_since_epoch(t: Instant) -> u64 {
     u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX - 1)
-}
-
-/// Publishes the tier's next due time in [`SCAVENGE_DUE`] (caller holds
-/// the `WARM` lock).
-fn publish_due(warm: &Warm) {
-    let due = warm.due(WARM_BYTES).map_or(u64::MAX, nanos_since_epoch);
-    SCAVENGE_DUE.store(due, Ordering::Relaxed);
 }
 
 /// For a worker that keeps finding work (so never reaches [`trim`] on its
@@ -694,13 +691,7 @@ fn trim_now() {
 /// work, before they sleep; if the tier is over its soft budget but in use,
 /// it returns when to call again.
 pub(crate) fn trim() -> Option<Instant> {
-    let trim = {
-        let mut warm = WARM.lock();
-        let trim = warm.trim(Instant::now(), WARM_BYTES);
-        publish_due(&warm);
-        trim
-    };
-    match trim {
+    match with_warm(|w| w.trim(Instant::now(), WARM_BYTES)) {
         Trim::Keep => None,
         Trim::Wait(due) => Some(due),
         Trim::Scrub(bins) => {
@@ -1467,7 +1458,7 @@ mod tests {
         );
         // The first interval is over, but the tier was empty at its start:
         // nothing sat unused through it, so nothing goes.
-        assert!(matches!(warm.trim(t0 + age, soft, ), Trim::Wait(d) if d == t0 + age / 2 + age));
+        assert!(matches!(warm.trim(t0 + age, soft), Trim::Wait(d) if d == t0 + age / 2 + age));
         assert_eq!(warm.cost, 20 * warm_cost(size));
         match warm.trim(t0 + age / 2 + age, soft) {
             Trim::Scrub(mut bins) => assert_eq!(entries(&mut bins, size).len(), 20),

@@ -2,8 +2,10 @@
 //! once the buffer is drained, a blocked sender gets its message back, and
 //! no message is lost or delivered twice on the way.
 
-use super::support::{Flavor, Msg, Tally, channel, drain, join2, join3, per_flavor, spawn};
-use crate::chan::SendError;
+use super::support::{
+    Flavor, Msg, Spawned, Tally, channel, drain, join2, join3, per_flavor, spawn,
+};
+use crate::chan::{SendError, Sender};
 
 /// A sender sends one message and closes the channel while the receiver
 /// loops: the receiver gets the message (buffered ones are drained before
@@ -68,6 +70,19 @@ fn close_hands_back_blocked_send_one() {
     blocked_send_gets_message_back(Flavor::One);
 }
 
+/// A thread that sends message `id` on `tx`: `true` if it went through,
+/// `false` if the close handed it back (and not another message).
+fn spawn_sender(tx: Sender<Msg>, tally: &Tally, id: usize) -> Spawned<bool> {
+    let msg = tally.msg(id);
+    spawn(move || match tx.send(msg) {
+        Ok(()) => true,
+        Err(SendError(m)) => {
+            assert_eq!(m.id, id, "another message came back");
+            false
+        }
+    })
+}
+
 /// A sender, a receiver and a third party that closes, all racing (with a
 /// message already buffered when the flavor has room for one): the sent
 /// message either reaches the receiver (and the send succeeds) or comes
@@ -81,16 +96,7 @@ fn close_races_send_and_recv(flavor: Flavor) {
             tx.send(tally.msg(0)).unwrap();
         }
         let closer = tx.clone();
-        let s = {
-            let tally = tally.clone();
-            spawn(move || match tx.send(tally.msg(1)) {
-                Ok(()) => true,
-                Err(SendError(m)) => {
-                    assert_eq!(m.id, 1, "another message came back");
-                    false
-                }
-            })
-        };
+        let s = spawn_sender(tx, &tally, 1);
         let r = spawn(move || drain(&rx));
         assert!(closer.close());
         let (sent, got) = join2(s, r);
@@ -122,16 +128,7 @@ fn close_in_batches_races_a_send() {
         let r1 = spawn(move || rx1.recv().ok().map(|m| m.id));
         let r2 = spawn(move || rx2.recv().ok().map(|m| m.id));
         let closer = tx.clone();
-        let s = {
-            let tally = tally.clone();
-            spawn(move || match tx.send(tally.msg(7)) {
-                Ok(()) => true,
-                Err(SendError(m)) => {
-                    assert_eq!(m.id, 7, "another message came back");
-                    false
-                }
-            })
-        };
+        let s = spawn_sender(tx, &tally, 7);
         assert!(closer.close());
         let (sent, got1, got2) = join3(s, r1, r2);
         let got: Vec<usize> = got1.into_iter().chain(got2).collect();
