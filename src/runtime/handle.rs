@@ -70,7 +70,9 @@ impl Builder {
 
     /// Sets the default stack size of this runtime's green threads, in
     /// bytes (rounded up to whole pages). `build` fails with `InvalidInput`
-    /// below 16 KiB or above 1 GiB. The default is 256 KiB: pages are
+    /// below 16 KiB or above 1 GiB. The default is 256 KiB, enough for
+    /// ordinary Rust code even in a debug build (serde_json at its deepest
+    /// nesting needs 224 KiB there; `tests/default_stack.rs`). Pages are
     /// touched only as used, so a green thread that stays shallow costs one
     /// or two pages of memory whatever the size.
     ///
