@@ -80,6 +80,26 @@ const SCENARIOS: &[Scenario] = &[
         expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
     },
     Scenario {
+        name: "after_the_global_runtime_started",
+        run: after_the_global_runtime_started,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
+        name: "beside_another_runtime_whose_green_threads_are_blocked",
+        run: beside_another_runtime_whose_green_threads_are_blocked,
+        expect: Expect::Deadlock(&["'main' [parked: chan recv]"]),
+    },
+    Scenario {
+        name: "a_green_thread_of_the_global_runtime_that_will_send",
+        run: a_green_thread_of_the_global_runtime_that_will_send,
+        expect: Expect::Completes,
+    },
+    Scenario {
+        name: "a_green_thread_of_another_runtime_that_will_send",
+        run: a_green_thread_of_another_runtime_that_will_send,
+        expect: Expect::Completes,
+    },
+    Scenario {
         name: "an_os_thread_that_will_send",
         run: an_os_thread_that_will_send,
         expect: Expect::Completes,
@@ -168,6 +188,63 @@ fn an_os_thread_that_blocks_in_goro_last() {
         rx_b.recv().unwrap();
     });
     goro::run(move || rx.recv().unwrap());
+}
+
+/// The global runtime (started by a `go!` outside any runtime) lives on
+/// with its workers idle: they are goro's own and at rest, so they do not
+/// silence the report.
+fn after_the_global_runtime_started() {
+    assert_eq!(goro::go!(|| 1).join().unwrap(), 1);
+    goro::run(|| {
+        let (_tx, rx) = goro::bounded::<i32>(0);
+        rx.recv().unwrap()
+    });
+}
+
+/// Another runtime whose only green thread waits for a message that the
+/// root of `run` holds the sender of, while the root waits for a message
+/// that never comes: the whole process is stuck.
+fn beside_another_runtime_whose_green_threads_are_blocked() {
+    let other = goro::runtime::Builder::new().workers(1).build().unwrap();
+    let (tx, rx) = goro::bounded::<i32>(0);
+    let waiter = other.spawn(move || rx.recv());
+    goro::run(move || {
+        let _keep = tx;
+        let (_never_tx, never_rx) = goro::bounded::<i32>(0);
+        never_rx.recv().unwrap()
+    });
+    drop(waiter);
+}
+
+/// A green thread of the global runtime sleeps, then sends to the root of
+/// `run`: a pending timer of another runtime, never a report.
+fn a_green_thread_of_the_global_runtime_that_will_send() {
+    let (tx, rx) = goro::bounded::<i32>(0);
+    let sender = goro::go!(move || {
+        goro::sleep(Duration::from_millis(100));
+        tx.send(11).unwrap();
+    });
+    assert_eq!(goro::run(move || rx.recv().unwrap()), 11);
+    sender.join().unwrap();
+}
+
+/// As above, from a runtime of its own whose green thread first waits on
+/// a channel that an OS thread feeds a little later.
+fn a_green_thread_of_another_runtime_that_will_send() {
+    let other = goro::runtime::Builder::new().workers(1).build().unwrap();
+    let (kick_tx, kick_rx) = goro::bounded::<()>(0);
+    let (tx, rx) = goro::bounded::<i32>(0);
+    let relay = other.spawn(move || {
+        kick_rx.recv().unwrap();
+        tx.send(12).unwrap();
+    });
+    let kicker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        kick_tx.send(()).unwrap();
+    });
+    assert_eq!(goro::run(move || rx.recv().unwrap()), 12);
+    relay.join().unwrap();
+    kicker.join().unwrap();
 }
 
 fn an_os_thread_that_will_send() {

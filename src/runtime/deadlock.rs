@@ -13,12 +13,16 @@
 //!    deadline; it is not reported, as Go would not);
 //! 3. the global timer thread (`time/driver.rs`) has no pending timer;
 //! 4. every live thread of the process (counted in `/proc/self/task`) is one
-//!    of this runtime's workers, the global timer thread, or an OS thread
-//!    parked without a deadline inside a goro operation (`OS_PARKED`; this
-//!    includes the thread waiting in `block_on`). Any other thread (a test
-//!    harness, a thread pool, another runtime's workers, a thread sleeping
-//!    or reading stdin, an OS thread in a timed goro wait) could still act,
-//!    so the process is never reported while one exists.
+//!    of this runtime's workers, a worker of another runtime that is itself
+//!    at rest (1 and 2 hold for it too: the global runtime of `go!` outside
+//!    `run`, say, once its green threads have finished or parked), the
+//!    global timer thread, or an OS thread parked without a deadline inside
+//!    a goro operation (`OS_PARKED`; this includes the thread waiting in
+//!    `block_on`). Any other thread (a test harness, a thread pool, a
+//!    worker of a runtime with work to do, a thread sleeping or reading
+//!    stdin, an OS thread in a timed goro wait) could still act, so the
+//!    process is never reported while one exists. Runtimes find each other
+//!    through [`RUNTIMES`].
 //!
 //! and somebody waits in `block_on` to be told.
 //!
@@ -58,9 +62,11 @@
 //! shutdown (which unwinds the parked green threads, root included), waits
 //! for its root green thread to finish unwinding, and panics with it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use super::scheduler::Shared;
 use super::task::WaitReason;
@@ -77,6 +83,28 @@ static EVENTS: AtomicU64 = AtomicU64::new(0);
 
 /// OS threads in an untimed goro park whose flag is still set.
 static OS_PARKED: AtomicIsize = AtomicIsize::new(0);
+
+/// Every runtime of the process not yet dropped (dead entries are pruned
+/// as new runtimes register), so that a check can tell another runtime's
+/// workers at rest from workers with something to do (condition 4).
+static RUNTIMES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Makes a new runtime known to the checks of the others.
+pub(crate) fn register(shared: &Arc<Shared>) {
+    let mut all = RUNTIMES.lock();
+    all.retain(|w| w.strong_count() > 0);
+    all.push(Arc::downgrade(shared));
+}
+
+/// The live runtimes other than `shared`.
+fn other_runtimes(shared: &Shared) -> Vec<Arc<Shared>> {
+    RUNTIMES
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|o| !std::ptr::eq(&**o, shared))
+        .collect()
+}
 
 thread_local! {
     /// This OS thread's "parked in goro" flag.
@@ -152,6 +180,43 @@ pub(crate) fn check(shared: &Shared) -> Verdict {
     report
 }
 
+/// Condition 1 for `shared`: all its workers asleep with nothing to run
+/// and no timer to fire.
+fn workers_at_rest(shared: &Shared) -> bool {
+    shared.idle.num_sleeping() == shared.num_workers()
+        && !shared
+            .remotes
+            .iter()
+            .any(|r| r.timers() != 0 || r.has_inbox())
+        && !shared.has_shared_work()
+        && shared.not_started() == 0
+}
+
+/// Condition 2 for `tasks`: each parked without a deadline, none asleep.
+fn all_blocked(tasks: &[super::task::TaskRef]) -> bool {
+    tasks
+        .iter()
+        .all(|t| t.state.describe() == "parked" && t.wait_reason() != WaitReason::Sleep)
+}
+
+/// The worker threads of the runtimes other than `shared`, if every one of
+/// them is at rest (conditions 1 and 2; a terminated one's workers are
+/// gone, or about to be: a straggler only makes the count not add up).
+/// `None` if one may still act.
+fn workers_of_others_at_rest(shared: &Shared) -> Option<usize> {
+    let mut workers = 0;
+    for other in other_runtimes(shared) {
+        if other.is_terminating() {
+            continue;
+        }
+        if other.is_shutting_down() || !workers_at_rest(&other) || !all_blocked(&other.tasks()) {
+            return None;
+        }
+        workers += other.num_workers();
+    }
+    Some(workers)
+}
+
 /// One pass over conditions 1-4.
 fn pass(shared: &Shared) -> Verdict {
     if shared.is_shutting_down()
@@ -161,15 +226,7 @@ fn pass(shared: &Shared) -> Verdict {
         return Verdict::No;
     }
     // 1.
-    let workers = shared.num_workers();
-    if shared.idle.num_sleeping() != workers
-        || shared
-            .remotes
-            .iter()
-            .any(|r| r.timers() != 0 || r.has_inbox())
-        || shared.has_shared_work()
-        || shared.not_started() != 0
-    {
+    if !workers_at_rest(shared) {
         return Verdict::No;
     }
     // 3 and 4 before 2: cheaper than a pass over every green thread,
@@ -179,6 +236,10 @@ fn pass(shared: &Shared) -> Verdict {
         return Verdict::Retry;
     };
     // 4.
+    let Some(others) = workers_of_others_at_rest(shared) else {
+        return Verdict::Retry;
+    };
+    let workers = shared.num_workers() + others;
     let os_parked = OS_PARKED.load(Ordering::SeqCst);
     let Some(live) = live_threads() else {
         return Verdict::No;
@@ -188,11 +249,7 @@ fn pass(shared: &Shared) -> Verdict {
     }
     // 2.
     let tasks = shared.tasks();
-    if tasks.is_empty()
-        || tasks
-            .iter()
-            .any(|t| t.state.describe() != "parked" || t.wait_reason() == WaitReason::Sleep)
-    {
+    if tasks.is_empty() || !all_blocked(&tasks) {
         return Verdict::No;
     }
     let mut report = format!("{MESSAGE}\n");

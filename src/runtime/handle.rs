@@ -122,6 +122,7 @@ impl Builder {
             stack_size,
             self.steal_grace.unwrap_or(worker::STEAL_GRACE),
         ));
+        super::deadlock::register(&shared);
         let mut threads = Vec::with_capacity(workers);
         for (index, local) in locals.into_iter().enumerate() {
             let s = shared.clone();
