@@ -211,3 +211,43 @@ fn a_destructor_blocked_on_a_channel_ends_when_its_peer_is_unwound() {
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
     }
 }
+
+/// A green thread waiting for its scoped children when the runtime shuts
+/// down: the children are unwound, which is no failure of theirs, so the
+/// scope unwinds its owner with the same private payload (silently), not
+/// with std's "a scoped thread panicked" (which would be printed as a
+/// panic of the owner).
+#[test]
+fn a_scope_whose_children_are_unwound_unwinds_silently() {
+    let _g = SERIAL.lock();
+    let payload_was_a_panic_message = Arc::new(parking_lot::Mutex::new(None::<bool>));
+    let seen = payload_was_a_panic_message.clone();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    goro::run(move || {
+        let (started_tx, started_rx) = goro::bounded::<()>(0);
+        let (never_tx, never_rx) = goro::bounded::<()>(0);
+        goro::go!(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                goro::scope(|s| {
+                    s.spawn(move || {
+                        let _guard = CountDrop(d);
+                        let _no_close = never_tx;
+                        started_tx.send(()).unwrap();
+                        never_rx.recv().ok();
+                    });
+                })
+            }));
+            let payload = r.expect_err("the scope cannot end normally");
+            *seen.lock() = Some(payload.is::<&str>() || payload.is::<String>());
+            std::panic::resume_unwind(payload);
+        });
+        started_rx.recv().unwrap();
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the child was unwound");
+    assert_eq!(
+        *payload_was_a_panic_message.lock(),
+        Some(false),
+        "the scope's owner saw a real panic, not the shutdown's unwind"
+    );
+}

@@ -138,8 +138,13 @@ where
     }
     match result {
         Err(e) => panic::resume_unwind(e),
-        // std::thread::scope's words, for tests ported from std.
-        Ok(_) if panicked => panic!("a scoped thread panicked"),
+        Ok(_) if panicked => {
+            // Children unwound by their runtime's shutdown did not fail:
+            // the owner, cancelled too, unwinds the same silent way.
+            crate::runtime::parking::unwind_if_cancelled();
+            // std::thread::scope's words, for tests ported from std.
+            panic!("a scoped thread panicked")
+        }
         Ok(v) => v,
     }
 }

@@ -271,6 +271,16 @@ pub(crate) fn panicking() -> bool {
     std::thread::panicking()
 }
 
+/// Unwinds the calling green thread, as [`unwind_for_shutdown`] does, if
+/// its runtime has cancelled it (it shuts down); else returns.
+#[cfg(not(loom))]
+pub(crate) fn unwind_if_cancelled() {
+    use super::worker::with_current_task;
+    if with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled())) {
+        unwind_for_shutdown();
+    }
+}
+
 /// Unwinds the calling green thread because its runtime shuts down, unless
 /// it is already unwinding.
 #[cfg(not(loom))]
