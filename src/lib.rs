@@ -70,6 +70,15 @@
 //! Scheduling is cooperative: a green thread that loops without blocking
 //! or yielding keeps its worker, and the green threads pinned there wait.
 //!
+//! # Panics of green threads
+//!
+//! A panic ends its green thread only: [`JoinHandle::join`] returns it as
+//! `Err(payload)`, as std's does, and the runtime goes on. It is reported
+//! on stderr as std reports a thread's, naming the green thread (`green
+//! thread 'name' (id N) panicked at ...`). A panic hook of your own gets it
+//! instead, as it gets std threads' panics, if it is installed before the
+//! process's first runtime starts (goro wraps the hook it finds then).
+//!
 //! # Deadlock detection
 //!
 //! Like Go, [`run`] (and [`runtime::Runtime::block_on`]) panics with `all

@@ -271,11 +271,20 @@ pub fn sleep_until(deadline: Instant) {
 
 /// Installs (once per process) a panic hook that reports panics of green
 /// threads the way std reports thread panics, naming the green thread, and
-/// passes every other panic to the hook that was installed before.
+/// passes every other panic to the hook that was installed before. A hook
+/// the user installed before (not std's default, which would name the
+/// worker's OS thread) gets the panics of green threads too, as it would
+/// those of std threads, instead of goro's report.
 pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let prev = panic::take_hook();
+        // `take_hook` leaves std's default hook installed, so this second
+        // call returns the default: the same boxed function, so the same
+        // address and vtable, exactly when `prev` is the default too.
+        let default = panic::take_hook();
+        let prev_is_default = std::ptr::eq(&*prev, &*default);
+        drop(default);
         panic::set_hook(Box::new(move |info| match crate::current() {
             None => prev(info),
             Some(g) => {
@@ -286,6 +295,10 @@ pub(crate) fn install_panic_hook() {
                         t.set_unwinding(true);
                     }
                 });
+                if !prev_is_default {
+                    prev(info);
+                    return;
+                }
                 let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
                     s
                 } else if let Some(s) = info.payload().downcast_ref::<String>() {
