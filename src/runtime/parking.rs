@@ -198,8 +198,8 @@ fn park_inner(deadline: Option<Instant>, reason: Reason, cancellable: bool) {
         }
         return;
     }
-    if cancellable && with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled())) {
-        unwind_for_shutdown();
+    if cancellable {
+        unwind_if_cancelled();
     }
 }
 
@@ -274,6 +274,7 @@ pub(crate) fn panicking() -> bool {
 /// Unwinds the calling green thread, as [`unwind_for_shutdown`] does, if
 /// its runtime has cancelled it (it shuts down); else returns.
 #[cfg(not(loom))]
+#[inline]
 pub(crate) fn unwind_if_cancelled() {
     use super::worker::with_current_task;
     if with_current_task(|t| t.is_some_and(|t| t.state.is_cancelled())) {
