@@ -418,11 +418,23 @@ pub(crate) fn yield_current() -> Option<bool> {
     let w = unsafe { &*w };
     let task = w.current.get()?;
     // SAFETY: `current` holds a count of the task while set.
-    let mid = std::thread::panicking() && super::parking::unwinding_here(unsafe { task.as_ref() });
-    w.count_mid_unwind(mid, || w.switch_away(task, Switch::Yield));
+    if std::thread::panicking() && super::parking::unwinding_here(unsafe { task.as_ref() }) {
+        yield_mid_unwind(w, task);
+    } else {
+        w.switch_away(task, Switch::Yield);
+    }
     // SAFETY: the task is still running (we are it), and `current` holds a
     // count of it.
     Some(unsafe { task.as_ref() }.state.is_cancelled())
+}
+
+/// [`yield_current`]'s switch for a green thread that yields while it
+/// unwinds (a destructor that yields), counted meanwhile among its
+/// worker's green threads switched out mid-unwind.
+#[cold]
+#[inline(never)]
+fn yield_mid_unwind(w: &Worker, task: NonNull<Task>) {
+    w.count_mid_unwind(true, || w.switch_away(task, Switch::Yield));
 }
 
 /// Arms a timer channel's `fire` for `when` on the calling green thread's
@@ -638,6 +650,7 @@ impl Worker {
     /// `GLOBAL_POLL_INTERVAL` ticks) nor one for a new green thread
     /// (`Core::new_first`: only the loop starts those). `None` if the
     /// switch must go through the worker.
+    #[inline(always)]
     fn next_suspended(&self) -> Option<TaskRef> {
         let mut core = self.core.borrow_mut();
         let tick = core.tick.wrapping_add(1);
@@ -939,12 +952,18 @@ impl Worker {
     /// Run first by a green thread that was just switched to, on its own
     /// stack: publishes the park of the one that switched to it, if it
     /// parked (`park_current`); a wake-up that raced in requeues it.
-    #[inline]
+    #[inline(always)]
     fn land(&self) {
         if let Some((task, deadline)) = self.parking.take() {
-            if let Some(task) = self.publish_park(task, deadline) {
-                self.core.borrow_mut().pinned.push_back(task);
-            }
+            self.land_parked(task, deadline);
+        }
+    }
+
+    /// [`Worker::land`] when the green thread that switched here parked.
+    #[inline(never)]
+    fn land_parked(&self, task: TaskRef, deadline: Option<Instant>) {
+        if let Some(task) = self.publish_park(task, deadline) {
+            self.core.borrow_mut().pinned.push_back(task);
         }
     }
 
