@@ -92,6 +92,9 @@ pub(crate) fn is_final(state: usize) -> bool {
 /// The blocked party's side of the protocol: one per blocked call.
 pub(crate) struct WaitCell {
     state: AtomicUsize,
+    /// Whether the owner is a green thread (else a plain OS thread), as
+    /// its unparker says; set once, at creation.
+    green: bool,
     /// Taken by the claimer when it settles the cell.
     unparker: UnsafeCell<Option<Unparker>>,
     /// Set by the claimer before a `PAIRED` state.
@@ -100,9 +103,11 @@ pub(crate) struct WaitCell {
 
 impl WaitCell {
     pub(crate) fn new() -> WaitCell {
+        let unparker = Unparker::current();
         WaitCell {
             state: AtomicUsize::new(WAITING),
-            unparker: UnsafeCell::new(Some(Unparker::current())),
+            green: unparker.is_green(),
+            unparker: UnsafeCell::new(Some(unparker)),
             paired: UnsafeCell::new(ptr::null()),
         }
     }
@@ -141,7 +146,7 @@ impl WaitCell {
         // paying for a futex sleep and wake-up (bounded; never on a green
         // thread, whose peer may be waiting for this worker).
         #[cfg(not(loom))]
-        if !parking::on_green_thread() {
+        if !self.green {
             let backoff = crossbeam_utils::Backoff::new();
             while !backoff.is_completed() && !is_final(self.state()) {
                 backoff.snooze();

@@ -70,6 +70,15 @@ impl Unparker {
         }))
     }
 
+    /// Whether this wakes a green thread (else a plain OS thread).
+    pub(crate) fn is_green(&self) -> bool {
+        match self {
+            #[cfg(not(loom))]
+            Unparker::Green(_) => true,
+            Unparker::Os(_) => false,
+        }
+    }
+
     /// Wakes the thread, or makes its next park return at once. Consumes
     /// the unparker: a green thread's reference moves into its run queue
     /// (no reference count traffic on the wake path).
@@ -115,21 +124,6 @@ pub(crate) fn unpark_all(unparkers: Vec<Unparker>) {
 /// Private: user code can only see it as an opaque `Box<dyn Any>`.
 #[derive(Debug)]
 pub(crate) struct Shutdown;
-
-/// Whether the caller is a green thread (else a plain OS thread). A waiter
-/// on an OS thread may spin briefly before parking, since its peer runs on
-/// another OS thread; a green thread must not (its peer may be queued
-/// behind it on the same worker).
-pub(crate) fn on_green_thread() -> bool {
-    #[cfg(not(loom))]
-    {
-        super::worker::with_current_task(|t| t.is_some())
-    }
-    #[cfg(loom)]
-    {
-        false
-    }
-}
 
 /// Parks the caller until unparked (see the module doc for cancellation).
 pub(crate) fn park(reason: Reason) {
