@@ -55,6 +55,7 @@ pub(crate) struct OsThread {
 
 impl Unparker {
     /// The unparker of the calling green thread or OS thread.
+    #[inline]
     pub(crate) fn current() -> Unparker {
         #[cfg(not(loom))]
         {

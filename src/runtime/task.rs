@@ -132,10 +132,19 @@ impl Clone for TaskRef {
 }
 
 impl Drop for TaskRef {
+    #[inline]
     fn drop(&mut self) {
-        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        if self.refs.fetch_sub(1, Ordering::Release) == 1 {
+            self.drop_last();
         }
+    }
+}
+
+impl TaskRef {
+    /// [`Drop::drop`] of the last reference: frees the task.
+    #[cold]
+    #[inline(never)]
+    fn drop_last(&mut self) {
         // Pairs with the releases of the other references' drops, as in
         // `Arc`: their uses of the task happen before it is freed.
         crate::loom::sync::atomic::fence(Ordering::Acquire);

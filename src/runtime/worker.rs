@@ -262,6 +262,7 @@ impl Core {
     /// The `runnext` pick of `next_task`: the LIFO slot's task, unless
     /// `RUNNEXT_STREAK` picks in a row came from it; then the slot's task
     /// goes to the back of `pinned` and the streak starts over.
+    #[inline(always)]
     fn take_runnext(&mut self) -> Option<TaskRef> {
         if self.runnext_streak < RUNNEXT_STREAK {
             if let Some(t) = self.runnext.take() {
