@@ -852,17 +852,25 @@ impl Bins {
     }
 
     /// The bin of `size`, created with room for `capacity` stacks if missing.
+    #[inline]
     fn bin_mut(&mut self, size: usize, capacity: usize) -> &mut Vec<usize> {
-        let index = if let Some(index) = self.bins.iter().position(|bin| bin.size == size) {
-            index
-        } else {
-            self.bins.push(Bin {
-                size,
-                free: Vec::with_capacity(capacity),
-            });
-            self.bins.len() - 1
+        let index = match self.bins.iter().position(|bin| bin.size == size) {
+            Some(index) => index,
+            None => self.add_bin(size, capacity),
         };
         &mut self.bins[index].free
+    }
+
+    /// [`Bins::bin_mut`] for a size without a bin yet: adds an empty one,
+    /// returns its index.
+    #[cold]
+    #[inline(never)]
+    fn add_bin(&mut self, size: usize, capacity: usize) -> usize {
+        self.bins.push(Bin {
+            size,
+            free: Vec::with_capacity(capacity),
+        });
+        self.bins.len() - 1
     }
 }
 
