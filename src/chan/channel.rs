@@ -191,6 +191,21 @@ impl Wakes {
         }
     }
 
+    /// Wakes everyone collected so far, leaving `self` empty, without
+    /// moving it (a `Wakes` moved by value right after its small fields
+    /// were written is copied by wider loads that the CPU cannot forward
+    /// from those stores: a stall on every blocking operation). Call it
+    /// once the lock is released.
+    #[inline(always)]
+    pub(crate) fn fire_in_place(&mut self) {
+        if let Some(u) = self.first.take() {
+            u.unpark();
+        }
+        if let Some(rest) = self.rest.take() {
+            fire_rest(*rest);
+        }
+    }
+
     /// Wakes everyone collected. Call it once the lock is released: that
     /// is the point of collecting.
     #[inline(always)]
@@ -215,12 +230,7 @@ impl Wakes {
 impl Drop for Wakes {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(u) = self.first.take() {
-            u.unpark();
-        }
-        if let Some(rest) = self.rest.take() {
-            fire_rest(*rest);
-        }
+        self.fire_in_place();
     }
 }
 
@@ -565,7 +575,7 @@ impl<T> Channel<T> {
                 self.spin_until_ready(true);
                 continue;
             }
-            if let Some(r) = self.block(inner, wakes, slot, deadline, true) {
+            if let Some(r) = self.block(inner, &mut wakes, slot, deadline, true) {
                 return r;
             } // else RETRY: start over
         }
@@ -638,7 +648,7 @@ impl<T> Channel<T> {
                 self.spin_until_ready(false);
                 continue;
             }
-            if let Some(r) = self.block(inner, wakes, out, deadline, false) {
+            if let Some(r) = self.block(inner, &mut wakes, out, deadline, false) {
                 return r;
             } // else RETRY: start over
         }
@@ -654,7 +664,7 @@ impl<T> Channel<T> {
     fn block(
         &self,
         mut inner: Guard<'_, Inner<T>>,
-        wakes: Wakes,
+        wakes: &mut Wakes,
         slot: *mut Slot<T>,
         deadline: Option<Instant>,
         send: bool,
@@ -670,7 +680,8 @@ impl<T> Channel<T> {
         // caller's, which do not return (nor unwind, thanks to `Blocked`)
         // before `w` left the queue.
         unsafe { q.push(&w) };
-        unlock_then_wake(inner, wakes);
+        drop(inner);
+        wakes.fire_in_place();
         match Blocked::new(self, &cell, &w, send).wait(deadline) {
             DONE => Some(Ok(())),
             CLOSED => Some(Err(Fail::Closed)),

@@ -624,7 +624,14 @@ impl Worker {
                 Switch::Yield => self.core.borrow_mut().pinned.push_back(me),
                 Switch::Park(deadline) => {
                     debug_assert!(self.parking.take().is_none());
-                    self.parking.set(Some((me, deadline)));
+                    // SAFETY: `parking` is a `Cell` of this thread's worker,
+                    // and no reference into it exists (a `Cell` hands out
+                    // none). It holds `None` (`land` took the last one), so
+                    // overwriting it without dropping loses nothing; unlike
+                    // `set`, this does not read the old value first, which
+                    // spans the 4-byte store of `take`'s `None` and could
+                    // not be forwarded from it (a stall on every park).
+                    unsafe { self.parking.as_ptr().write(Some((me, deadline))) };
                 }
             }
             // SAFETY: we run on a green thread of `next`'s home worker (it
