@@ -2,8 +2,9 @@
 //! wake-up or a cancellation is pending.
 //!
 //! ```text
-//!  bits 0-1  lifecycle  QUEUED (in a run queue or about to be)
-//!                       RUNNING (a worker is executing it)
+//!  bits 0-1  lifecycle  QUEUED (never started, in a run queue or about to be)
+//!                       RUNNING (started and not parked: executing, or
+//!                       queued on its worker after a yield or a wake-up)
 //!                       PARKED (suspended, waiting for `notify`)
 //!                       DONE (its closure returned; never runs again)
 //!  bit 2     NOTIFIED   an unpark arrived while not PARKED: the next park
@@ -13,7 +14,7 @@
 //!
 //! # Protocol
 //!
-//! 1. A worker that pops a task moves it QUEUED -> RUNNING.
+//! 1. A worker that pops a never-started task moves it QUEUED -> RUNNING.
 //! 2. A task that blocks first switches away: to its worker, or straight to
 //!    the next green thread of its worker. Whatever runs next, on its own
 //!    stack, moves it RUNNING -> PARKED ([`State::transition_to_parked`]).
@@ -21,12 +22,15 @@
 //!    the task runs on (the worker resumes it at once; a green thread
 //!    requeues it). So a waker can never see PARKED while the coroutine is
 //!    still executing: it cannot resume it early.
-//! 3. A waker calls [`State::notify`]: PARKED -> QUEUED returns `true` and the
-//!    waker, and only it, must push the task on its home worker's queue;
-//!    QUEUED/RUNNING just gain NOTIFIED; DONE is left alone.
-//! 4. A yielding task stays RUNNING while it waits in its worker's queue:
-//!    for wakers it is running (a `notify` leaves a token), and only its
-//!    worker can run it again. Completion moves RUNNING -> DONE.
+//! 3. A waker calls [`State::notify`]: PARKED -> RUNNING returns `true` and
+//!    the waker, and only it, must push the task on its home worker's
+//!    queue; QUEUED/RUNNING just gain NOTIFIED; DONE is left alone.
+//! 4. A started task is RUNNING whenever it is not PARKED, also while it
+//!    waits in its worker's queue after a yield or a wake-up: for wakers it
+//!    is running (a `notify` leaves a token), and only its worker can run
+//!    it again, so picking it needs no atomic write (perf showed the
+//!    QUEUED -> RUNNING `fetch_add` on every resume of a woken task).
+//!    Completion moves RUNNING -> DONE.
 //!
 //! Exactly one party holds the right to run the task at any time: the queue
 //! that holds it, the worker running it, or (while PARKED) nobody; `notify`
@@ -53,7 +57,7 @@ impl State {
     }
 
     /// QUEUED -> RUNNING (step 1). Called by the worker that popped it. A
-    /// task that yielded stayed RUNNING in the queue (step 4): nothing to do.
+    /// started task is RUNNING in the queue already (step 4): nothing to do.
     pub(crate) fn transition_to_running(&self) {
         if self.0.load(Ordering::Acquire) & LIFECYCLE == RUNNING {
             return;
@@ -106,7 +110,7 @@ impl State {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
             let next = match cur & LIFECYCLE {
-                PARKED => (cur & !LIFECYCLE) | QUEUED,
+                PARKED => (cur & !LIFECYCLE) | RUNNING,
                 DONE => return false,
                 _ if cur & NOTIFIED != 0 => return false,
                 _ => cur | NOTIFIED,
@@ -121,14 +125,14 @@ impl State {
         }
     }
 
-    /// PARKED -> QUEUED only (a timer firing for the park that armed it).
+    /// PARKED -> RUNNING only (a timer firing for the park that armed it).
     /// Returns `true` when the caller must queue the task.
     pub(crate) fn notify_parked(&self) -> bool {
         let mut cur = self.0.load(Ordering::Acquire);
         while cur & LIFECYCLE == PARKED {
             match self.0.compare_exchange_weak(
                 cur,
-                cur & !LIFECYCLE,
+                (cur & !LIFECYCLE) | RUNNING,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -167,6 +171,7 @@ impl State {
     pub(crate) fn describe(&self) -> &'static str {
         match self.0.load(Ordering::Acquire) & LIFECYCLE {
             QUEUED => "runnable",
+            // Or queued after a wake-up or a yield (step 4).
             RUNNING => "running",
             PARKED => "parked",
             _ => "done",
