@@ -83,7 +83,7 @@ pub(crate) unsafe fn wait_output<T>(task: &TaskRef, cancellable: bool) -> thread
     let mut out: Option<thread::Result<T>> = None;
     loop {
         // SAFETY: `out` has the type the caller vouches for.
-        if unsafe { task.body.poll_output(&mut out as *mut _ as *mut ()) } {
+        if unsafe { task.body().poll_output(&mut out as *mut _ as *mut ()) } {
             return out.expect("poll_output stored the result");
         }
         if cancellable {
@@ -147,7 +147,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.body.is_finished()
+        self.task.body().is_finished()
     }
 
     /// The green thread's identifier.

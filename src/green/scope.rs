@@ -130,10 +130,10 @@ where
             break;
         }
         for child in children {
-            while !child.body.is_finished() {
+            while !child.body().is_finished() {
                 std::thread::yield_now();
             }
-            panicked |= child.body.discard_output();
+            panicked |= child.body().discard_output();
         }
     }
     match result {

@@ -252,7 +252,7 @@ impl Runtime {
         let mut out: Option<std::thread::Result<T>> = None;
         let deadlock = loop {
             // SAFETY: `out` has the type of the root closure's result.
-            if unsafe { task.body.poll_output(&mut out as *mut _ as *mut ()) } {
+            if unsafe { task.body().poll_output(&mut out as *mut _ as *mut ()) } {
                 break None;
             }
             if let Some(report) = self.shared.deadlock_report() {
@@ -416,7 +416,7 @@ fn task_entry() {
     // coroutine has finished (`Shared::adopt` / `Shared::complete`), so a
     // borrow for the body's run is sound without a count of its own.
     let task = unsafe { &*task };
-    task.body.run(task.state.is_cancelled());
+    task.body().run(task.state.is_cancelled());
 }
 
 /// The runtime `go!` uses outside any runtime, started on first use with

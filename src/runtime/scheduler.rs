@@ -250,6 +250,7 @@ impl Shared {
     /// (step 1).
     pub(crate) fn adopt(&self, task: &TaskRef, worker: usize) {
         let slot = self.remotes[worker].owned.lock().insert(task.clone());
+        let slot = u32::try_from(slot).expect("goro: over 4 billion green threads on one worker");
         task.owned_slot.store(slot, Ordering::Relaxed);
         if self.shutdown.load(Ordering::SeqCst) {
             task.state.mark_cancelled();
@@ -258,7 +259,7 @@ impl Shared {
 
     /// A green thread completed on `worker` (step 3).
     pub(crate) fn complete(&self, task: &TaskRef, worker: usize) {
-        let slot = task.owned_slot.load(Ordering::Relaxed);
+        let slot = task.owned_slot.load(Ordering::Relaxed) as usize;
         let removed = self.remotes[worker].owned.lock().remove(slot);
         drop(removed);
         self.remotes[worker]

@@ -1,11 +1,15 @@
 //! A green thread in one allocation: a [`Header`] (identity, state word,
 //! home worker, the coroutine) followed by its body (the closure, then its
-//! result), shared as an `Arc<Task>` between the queue or worker holding
-//! the run right, wakers, the join handle, and its worker's owned set.
+//! result), shared as a counted [`TaskRef`] between the queue or worker
+//! holding the run right, wakers, the join handle, and its worker's owned
+//! set.
 //!
-//! `Task` is `Cell<dyn Body>`: the header is reached directly (through
-//! `Deref`), the body through the small [`Body`] trait, so spawning costs
-//! one allocation whatever the closure's type.
+//! The allocation is a `Cell<dyn Body>`, and a `TaskRef` is a thin
+//! pointer to its header (`Task`), one word: it moves through every run
+//! queue and every wake-up in a register. The header keeps the wide
+//! pointer to the whole cell ([`Header::body`]), through which the body is
+//! reached by the small [`Body`] trait and the cell is freed; so spawning
+//! costs one allocation whatever the closure's type.
 //!
 //! Invariants:
 //! 1. `coroutine` is touched only by the worker that moved the task to
@@ -31,10 +35,11 @@ use super::scheduler::Shared;
 use super::state::State;
 use crate::coroutine::Coroutine;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-/// A green thread: its header and a type-erased body.
-pub(crate) type Task = Cell<dyn Body>;
+/// A green thread, as the scheduler sees it: the header at the start of
+/// its `Cell<dyn Body>`.
+pub(crate) type Task = Header;
 
 /// A counted reference to a green thread, like `Arc<Task>` but allocated
 /// through the block caches of `alloc.rs` (a green thread is usually freed
@@ -62,12 +67,13 @@ impl TaskRef {
         let p = super::alloc::allocate(layout).cast::<Cell<B>>();
         // SAFETY: freshly allocated for `Cell<B>`'s layout.
         unsafe { p.as_ptr().write(cell) };
-        let fat: NonNull<Cell<dyn Body + 'a>> = p;
-        // SAFETY: only the trait object's lifetime bound changes (same
-        // layout); the caller answers for the borrow.
-        let ptr =
-            unsafe { std::mem::transmute::<NonNull<Cell<dyn Body + 'a>>, NonNull<Task>>(fat) };
-        TaskRef { ptr }
+        // SAFETY: written above and not shared yet: nothing else reads the
+        // header while we complete it.
+        unsafe { (*p.as_ptr()).header.whole = Some(whole_cell::<B>) };
+        // `Cell` is `repr(C)` with the header first: same address.
+        TaskRef {
+            ptr: p.cast::<Header>(),
+        }
     }
 
     /// Starts loading the lines of the task's header (128 bytes from a
@@ -148,15 +154,23 @@ impl TaskRef {
         // Pairs with the releases of the other references' drops, as in
         // `Arc`: their uses of the task happen before it is freed.
         crate::loom::sync::atomic::fence(Ordering::Acquire);
+        let whole = self.whole_cell();
         // SAFETY: the count reached zero, so this was the last reference:
         // nothing else can reach the task. It was allocated by `new` with
         // the layout of its concrete type, which `for_value` recovers
-        // through the vtable.
+        // through the vtable of `whole`, the wide pointer to that cell.
         unsafe {
-            let layout = Layout::for_value(self.ptr.as_ref());
-            std::ptr::drop_in_place(self.ptr.as_ptr());
-            super::alloc::deallocate(self.ptr.cast(), layout);
+            let layout = Layout::for_value(whole.as_ref());
+            std::ptr::drop_in_place(whole.as_ptr());
+            super::alloc::deallocate(whole.cast(), layout);
         }
+    }
+
+    /// The wide pointer to the whole cell (header and body).
+    fn whole_cell(&self) -> NonNull<Cell<dyn Body>> {
+        let whole = self.whole.expect("set by TaskRef::new");
+        // SAFETY: `whole` is `whole_cell::<B>` for the cell's own `B`.
+        unsafe { whole(self.ptr) }
     }
 }
 
@@ -173,6 +187,23 @@ impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
+}
+
+/// Recovers the wide pointer to a whole `Cell<B>` from its header (a
+/// header stores the instance for its own `B`).
+type WholeCell = unsafe fn(NonNull<Header>) -> NonNull<Cell<dyn Body>>;
+
+/// The [`WholeCell`] of cells of body `B`.
+///
+/// # Safety
+/// `header` starts a `Cell<B>` (`TaskRef::new` allocated it), and the
+/// caller answers for any borrow in `B`, as for `TaskRef::new`: only the
+/// trait object's lifetime bound is erased.
+unsafe fn whole_cell<'a, B: Body + 'a>(header: NonNull<Header>) -> NonNull<Cell<dyn Body>> {
+    let fat: NonNull<Cell<dyn Body + 'a>> = header.cast::<Cell<B>>();
+    // SAFETY: same layout, only the lifetime bound changes (the caller's
+    // contract).
+    unsafe { std::mem::transmute::<NonNull<Cell<dyn Body + 'a>>, NonNull<Cell<dyn Body>>>(fat) }
 }
 
 /// A header followed by a body; unsized when `B` is `dyn Body`. `repr(C)`
@@ -220,7 +251,7 @@ pub(crate) trait Body: Send + Sync {
     unsafe fn poll_output(&self, out: *mut ()) -> bool;
 }
 
-const NO_HOME: usize = usize::MAX;
+const NO_HOME: u32 = u32::MAX;
 
 /// A unique identifier for a green thread.
 ///
@@ -291,7 +322,10 @@ pub(crate) struct Header {
     /// The runtime this green thread belongs to; see [`Header::shared`].
     shared: NonNull<Shared>,
     /// Worker index once started, `NO_HOME` before (invariant 2).
-    home: AtomicUsize,
+    home: AtomicU32,
+    /// Index in the home worker's owned set once started (`u32::MAX`
+    /// before). Touched only on the home worker's thread.
+    pub(crate) owned_slot: AtomicU32,
     /// Bumped at every park so a timer armed for one park cannot wake a
     /// later one. Written only on the home worker's thread.
     pub(crate) park_seq: AtomicU64,
@@ -299,12 +333,15 @@ pub(crate) struct Header {
     coroutine: UnsafeCell<Coroutine>,
     pub(crate) id: GreenId,
     pub(crate) name: Option<Arc<str>>,
-    /// Index in the home worker's owned set once started (`usize::MAX`
-    /// before). Touched only on the home worker's thread.
-    pub(crate) owned_slot: AtomicUsize,
+    /// Recovers the wide pointer to the whole cell this header starts (to
+    /// reach the body and to free the cell): a function, one word where the
+    /// pointer would take two. Written once by `TaskRef::new`, before the
+    /// task is shared; only read afterwards.
+    whole: Option<WholeCell>,
 }
 
-// SAFETY: every field but `coroutine` and `shared` is `Sync`. `coroutine`
+// SAFETY: every field but `coroutine` and `shared` is `Sync` (`whole` is
+// a function pointer, written before the task is shared). `coroutine`
 // is accessed only by the single worker holding the run right (invariant
 // 1), which the `State` protocol hands over with acquire/release ordering.
 // `shared` points to a `Sync` value (invariant 3 says when it is valid).
@@ -323,13 +360,22 @@ impl Header {
             name,
             state: State::new(),
             shared: NonNull::new(Arc::as_ptr(shared).cast_mut()).expect("non-null Arc"),
-            home: AtomicUsize::new(NO_HOME),
+            home: AtomicU32::new(NO_HOME),
             park_seq: AtomicU64::new(0),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             unwinding: AtomicBool::new(false),
             coroutine: UnsafeCell::new(coroutine),
-            owned_slot: AtomicUsize::new(usize::MAX),
+            owned_slot: AtomicU32::new(u32::MAX),
+            whole: None,
         }
+    }
+
+    /// The green thread's body (its closure, then its result).
+    pub(crate) fn body(&self) -> &dyn Body {
+        let whole = self.whole.expect("set by TaskRef::new");
+        // SAFETY: `whole` is `whole_cell` for this cell's body type, and
+        // the cell is alive for as long as `self` is borrowed.
+        unsafe { &whole(NonNull::from(self)).as_ref().body }
     }
 
     /// The runtime this green thread belongs to.
@@ -363,13 +409,15 @@ impl Header {
     pub(crate) fn home(&self) -> Option<usize> {
         match self.home.load(Ordering::Acquire) {
             NO_HOME => None,
-            w => Some(w),
+            w => Some(w as usize),
         }
     }
 
     /// Pins the task to `worker` (invariant 2). Called by the worker that
     /// runs it for the first time, before resuming it.
     pub(crate) fn pin(&self, worker: usize) {
+        // `Builder::build` caps the workers far below `u32::MAX`.
+        let worker = worker as u32;
         let prev = self.home.swap(worker, Ordering::AcqRel);
         debug_assert!(prev == NO_HOME || prev == worker, "a started task moved");
     }
@@ -570,6 +618,6 @@ mod layout_tests {
     /// (the coroutine's overflow record lives on its stack, not here).
     #[test]
     fn the_header_fits_two_cache_lines() {
-        assert!(std::mem::size_of::<Header>() <= 128);
+        assert!(std::mem::size_of::<Header>() <= 128, "{}", std::mem::size_of::<Header>());
     }
 }
