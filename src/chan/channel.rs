@@ -575,7 +575,10 @@ impl<T> Channel<T> {
                 self.spin_until_ready(true);
                 continue;
             }
-            if let Some(r) = self.block(inner, &mut wakes, slot, deadline, true) {
+            let r = self.block(inner, &mut wakes, slot, deadline, true);
+            // `block` fired `wakes`: nothing is left for its drop.
+            std::mem::forget(wakes);
+            if let Some(r) = r {
                 return r;
             } // else RETRY: start over
         }
@@ -648,7 +651,10 @@ impl<T> Channel<T> {
                 self.spin_until_ready(false);
                 continue;
             }
-            if let Some(r) = self.block(inner, &mut wakes, out, deadline, false) {
+            let r = self.block(inner, &mut wakes, out, deadline, false);
+            // `block` fired `wakes`: nothing is left for its drop.
+            std::mem::forget(wakes);
+            if let Some(r) = r {
                 return r;
             } // else RETRY: start over
         }
