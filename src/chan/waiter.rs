@@ -102,6 +102,7 @@ pub(crate) struct WaitCell {
 }
 
 impl WaitCell {
+    #[inline(always)]
     pub(crate) fn new() -> WaitCell {
         let unparker = Unparker::current();
         WaitCell {

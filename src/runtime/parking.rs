@@ -55,7 +55,7 @@ pub(crate) struct OsThread {
 
 impl Unparker {
     /// The unparker of the calling green thread or OS thread.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn current() -> Unparker {
         #[cfg(not(loom))]
         {
@@ -64,6 +64,14 @@ impl Unparker {
                 return Unparker::Green(task);
             }
         }
+        Unparker::current_os()
+    }
+
+    /// [`Unparker::current`] on a plain OS thread (the rarer caller, and
+    /// one about to sleep in the kernel anyway).
+    #[cold]
+    #[inline(never)]
+    fn current_os() -> Unparker {
         Unparker::Os(Box::new(OsThread {
             thread: thread::current(),
             #[cfg(not(loom))]
