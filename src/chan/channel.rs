@@ -899,6 +899,7 @@ impl<'a, T> Blocked<'a, T> {
 
     /// Parks until settled or `deadline` passes; returns the final kind
     /// (`ABANDONED`: timed out, and the waiter left its queue).
+    #[inline(always)]
     fn wait(self, deadline: Option<Instant>) -> usize {
         let state = self.cell.wait(deadline, reason(self.send));
         if state == ABANDONED {
