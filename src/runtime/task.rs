@@ -35,7 +35,9 @@ use super::scheduler::Shared;
 use super::state::State;
 use crate::coroutine::Coroutine;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{
+    AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// A green thread, as the scheduler sees it: the header at the start of
 /// its `Cell<dyn Body>`.
@@ -618,6 +620,7 @@ mod layout_tests {
     /// (the coroutine's overflow record lives on its stack, not here).
     #[test]
     fn the_header_fits_two_cache_lines() {
-        assert!(std::mem::size_of::<Header>() <= 128, "{}", std::mem::size_of::<Header>());
+        let size = std::mem::size_of::<Header>();
+        assert!(size <= 128, "the header is {size} bytes");
     }
 }
