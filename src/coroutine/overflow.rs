@@ -179,6 +179,7 @@ pub(crate) fn ensure_altstack() {
 /// If `running` is not null, it must stay valid (not moved, not freed, not
 /// mutated) until the next call of `set_running` on this thread: the signal
 /// handler may read it at any instruction until then.
+#[inline]
 pub(crate) unsafe fn set_running(running: *const Running) {
     RUNNING.set(running);
     // The handler runs on this thread: keep the compiler from moving the
