@@ -114,6 +114,7 @@ impl WaitCell {
     }
 
     /// The owner's view of the state (acquire: sees the peer's message).
+    #[inline]
     pub(crate) fn state(&self) -> usize {
         self.state.load(Ordering::Acquire)
     }

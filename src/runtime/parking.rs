@@ -135,6 +135,7 @@ pub(crate) fn unpark_all(unparkers: Vec<Unparker>) {
 pub(crate) struct Shutdown;
 
 /// Parks the caller until unparked (see the module doc for cancellation).
+#[inline]
 pub(crate) fn park(reason: Reason) {
     park_inner(None, reason, true)
 }
