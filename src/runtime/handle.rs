@@ -409,14 +409,15 @@ where
 /// The function every green thread's coroutine runs: the body of the task
 /// the worker is resuming.
 fn task_entry() {
-    let task = worker::with_current_task(|t| t.map(|t| t as *const Task))
-        .expect("a green thread's entry runs on its worker");
+    let task = worker::current_task_ptr().expect("a green thread's entry runs on its worker");
     // SAFETY: the task stays alive while its body runs: its home worker's
     // owned set holds a `TaskRef` from before the first resume until the
     // coroutine has finished (`Shared::adopt` / `Shared::complete`), so a
-    // borrow for the body's run is sound without a count of its own.
-    let task = unsafe { &*task };
-    task.body().run(task.state.is_cancelled());
+    // borrow for the body's run is sound without a count of its own. The
+    // pointer is `Worker::current`'s, which came from a `TaskRef` and so
+    // covers the whole cell.
+    let (header, body) = unsafe { (task.as_ref(), super::task::body_at(task)) };
+    body.run(header.state.is_cancelled());
 }
 
 /// The runtime `go!` uses outside any runtime, started on first use with

@@ -170,10 +170,42 @@ impl TaskRef {
 
     /// The wide pointer to the whole cell (header and body).
     fn whole_cell(&self) -> NonNull<Cell<dyn Body>> {
-        let whole = self.whole.expect("set by TaskRef::new");
-        // SAFETY: `whole` is `whole_cell::<B>` for the cell's own `B`.
-        unsafe { whole(self.ptr) }
+        // SAFETY: `self` keeps the task alive, and `ptr` came from the
+        // allocation itself.
+        unsafe { whole_cell_at(self.ptr) }
     }
+
+    /// The green thread's body (its closure, then its result).
+    pub(crate) fn body(&self) -> &dyn Body {
+        // SAFETY: as in `whole_cell`; the body lives as long as the cell,
+        // which `self` keeps alive while the borrow lasts.
+        unsafe { body_at(self.ptr) }
+    }
+}
+
+/// The wide pointer to the whole cell that the header at `ptr` starts.
+///
+/// # Safety
+/// The task is alive, and `ptr` carries the provenance of its whole
+/// allocation (it comes from `TaskRef::new`'s pointer, as every `TaskRef`'s
+/// and `Worker::current`'s do, not from a `&Header`, which covers the
+/// header alone).
+unsafe fn whole_cell_at(ptr: NonNull<Header>) -> NonNull<Cell<dyn Body>> {
+    // SAFETY: the task is alive (the caller's contract); `whole` is written
+    // before the task is shared and only read after.
+    let whole = unsafe { (*ptr.as_ptr()).whole }.expect("set by TaskRef::new");
+    // SAFETY: `whole` is `whole_cell::<B>` for the cell's own `B`, and
+    // `ptr` covers the whole cell (the caller's contract).
+    unsafe { whole(ptr) }
+}
+
+/// The body of the task whose header is at `ptr`.
+///
+/// # Safety
+/// As for [`whole_cell_at`], and the task stays alive for `'a`.
+pub(crate) unsafe fn body_at<'a>(ptr: NonNull<Header>) -> &'a dyn Body {
+    // SAFETY: the caller's contract.
+    unsafe { &(*whole_cell_at(ptr).as_ptr()).body }
 }
 
 impl std::ops::Deref for TaskRef {
@@ -370,14 +402,6 @@ impl Header {
             owned_slot: AtomicU32::new(u32::MAX),
             whole: None,
         }
-    }
-
-    /// The green thread's body (its closure, then its result).
-    pub(crate) fn body(&self) -> &dyn Body {
-        let whole = self.whole.expect("set by TaskRef::new");
-        // SAFETY: `whole` is `whole_cell` for this cell's body type, and
-        // the cell is alive for as long as `self` is borrowed.
-        unsafe { &whole(NonNull::from(self)).as_ref().body }
     }
 
     /// The runtime this green thread belongs to.

@@ -359,6 +359,13 @@ pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     })
 }
 
+/// The address of the green thread running on this OS thread, as the
+/// worker holds it (from a `TaskRef`: it covers the task's whole cell, as
+/// `task::body_at` needs, where a `&Task` covers only the header).
+pub(crate) fn current_task_ptr() -> Option<NonNull<Task>> {
+    with_worker(|w| w.and_then(|w| w.current.get()))
+}
+
 /// Whether the caller may spin a bounded while for a channel's peer
 /// instead of parking at once: on an OS thread (its peer runs elsewhere),
 /// or on a green thread with nothing else to run on its worker (the peer
