@@ -6,10 +6,13 @@
 //!
 //! The allocation is a `Cell<dyn Body>`, and a `TaskRef` is a thin
 //! pointer to its header (`Task`), one word: it moves through every run
-//! queue and every wake-up in a register. The header keeps the wide
-//! pointer to the whole cell ([`Header::body`]), through which the body is
-//! reached by the small [`Body`] trait and the cell is freed; so spawning
-//! costs one allocation whatever the closure's type.
+//! queue and every wake-up in a register. The header keeps a function that
+//! recovers the wide pointer to the whole cell ([`whole_cell_at`]),
+//! through which the body is reached by the small [`Body`] trait
+//! ([`TaskRef::body`], [`body_at`]) and the cell is freed; so spawning
+//! costs one allocation whatever the closure's type. Only a pointer that
+//! came from the allocation (a `TaskRef`'s, `Worker::current`) may be used
+//! to reach the body: a `&Header` covers the header alone.
 //!
 //! Invariants:
 //! 1. `coroutine` is touched only by the worker that moved the task to
