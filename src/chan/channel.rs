@@ -210,6 +210,8 @@ impl Wakes {
     /// is the point of collecting.
     #[inline(always)]
     pub(crate) fn fire(mut self) {
+        // Not `fire_in_place` then `forget`: that twin compiles worse here
+        // (callgrind, one-worker ping-pong: 2.8% more instructions).
         let (first, rest) = (self.first.take(), self.rest.take());
         // Nothing left for `drop`: skip its second look.
         std::mem::forget(self);

@@ -159,7 +159,9 @@ impl TaskRef {
         // Pairs with the releases of the other references' drops, as in
         // `Arc`: their uses of the task happen before it is freed.
         crate::loom::sync::atomic::fence(Ordering::Acquire);
-        let whole = self.whole_cell();
+        // SAFETY: the last reference keeps the task alive until the free
+        // below, and `ptr` came from the allocation itself.
+        let whole = unsafe { whole_cell_at(self.ptr) };
         // SAFETY: the count reached zero, so this was the last reference:
         // nothing else can reach the task. It was allocated by `new` with
         // the layout of its concrete type, which `for_value` recovers
@@ -171,17 +173,10 @@ impl TaskRef {
         }
     }
 
-    /// The wide pointer to the whole cell (header and body).
-    fn whole_cell(&self) -> NonNull<Cell<dyn Body>> {
-        // SAFETY: `self` keeps the task alive, and `ptr` came from the
-        // allocation itself.
-        unsafe { whole_cell_at(self.ptr) }
-    }
-
     /// The green thread's body (its closure, then its result).
     pub(crate) fn body(&self) -> &dyn Body {
-        // SAFETY: as in `whole_cell`; the body lives as long as the cell,
-        // which `self` keeps alive while the borrow lasts.
+        // SAFETY: `self` keeps the task alive while the borrow lasts, and
+        // `ptr` came from the allocation itself.
         unsafe { body_at(self.ptr) }
     }
 }

@@ -352,16 +352,14 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
 /// The green thread running on this OS thread, if any.
 #[inline(always)]
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
-    with_worker(|w| {
-        let t = w.and_then(|w| w.current.get());
-        // SAFETY: `current` holds a count of the task while set.
-        f(t.map(|t| unsafe { t.as_ref() }))
-    })
+    // SAFETY: `current` holds a count of the task while set.
+    f(current_task_ptr().map(|t| unsafe { t.as_ref() }))
 }
 
 /// The address of the green thread running on this OS thread, as the
 /// worker holds it (from a `TaskRef`: it covers the task's whole cell, as
 /// `task::body_at` needs, where a `&Task` covers only the header).
+#[inline(always)]
 pub(crate) fn current_task_ptr() -> Option<NonNull<Task>> {
     with_worker(|w| w.and_then(|w| w.current.get()))
 }
