@@ -50,7 +50,10 @@
 
 use std::time::Instant;
 
+use std::ptr::NonNull;
+
 use super::buffer::Buffer;
+use super::list::Back;
 use super::lock::{Guard, Lock};
 use super::slot::Slot;
 use super::waiter::{
@@ -104,6 +107,10 @@ pub(crate) struct Channel<T> {
     pub(crate) never: bool,
     /// A timer channel (`inner.timer` is set): `len` counts a due fire.
     timed: bool,
+    /// An unbounded channel's senders' half (`list.rs`), which a plain send
+    /// pushes to without the lock while no receiver waits; it lives as
+    /// long as `inner`'s buffer, which owns it.
+    list: Option<NonNull<Back<T>>>,
 }
 
 #[repr(C)]
@@ -317,6 +324,7 @@ impl<T> Channel<T> {
     pub(crate) fn new(buf: Buffer<T>) -> Channel<T> {
         Channel {
             cap: buf.capacity(),
+            list: buf.list_back(),
             inner: Lock::new(Inner {
                 buf,
                 sendq: WaitQueue::new(),
@@ -340,6 +348,10 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
+        if let Some(back) = self.list {
+            // SAFETY: the buffer owning it lives as long as `self`.
+            return unsafe { back.as_ref() }.len();
+        }
         let n = self.len.load(Ordering::Relaxed);
         if n == 0 && self.timed {
             return self.due_len();
@@ -371,11 +383,31 @@ impl<T> Channel<T> {
             // Unbuffered: a peer may be waiting. Timer: a fire may be due.
             return true;
         }
-        let len = self.len.load(Ordering::Relaxed);
+        let len = self.len();
         match self.cap {
             _ if !send => len > 0,
             Some(cap) => len < cap,
             None => true,
+        }
+    }
+
+    /// Updates the mirror of the buffer's length read by `len` (an
+    /// unbounded channel's `len` reads its senders' half instead).
+    #[inline(always)]
+    fn mirror_len(&self, buf: &Buffer<T>) {
+        if self.list.is_none() {
+            self.len.store(buf.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// An unbounded channel's plain send without the lock (`list.rs`):
+    /// `true` if it pushed the message in `slot`.
+    #[inline(always)]
+    fn push_unlocked(&self, slot: &mut Slot<T>) -> bool {
+        match self.list {
+            // SAFETY: the buffer owning it lives as long as `self`.
+            Some(back) => unsafe { back.as_ref() }.push_fast(slot),
+            None => false,
         }
     }
 
@@ -430,7 +462,7 @@ impl<T> Channel<T> {
             return Err(Fail::Full);
         }
         inner.buf.push_from(slot);
-        self.len.store(inner.buf.len(), Ordering::Relaxed);
+        self.mirror_len(&inner.buf);
         Ok(())
     }
 
@@ -452,7 +484,7 @@ impl<T> Channel<T> {
             // Room now: blocked senders' messages join the tail, moved from
             // their slots straight into the buffer.
             inner.refill(wakes);
-            self.len.store(inner.buf.len(), Ordering::Relaxed);
+            self.mirror_len(&inner.buf);
             return Ok(Got::Done);
         }
         while let Some(mut c) = inner.sendq.pop() {
@@ -522,13 +554,16 @@ impl<T> Channel<T> {
             return false;
         }
         inner.buf.push_from(slot);
-        self.len.store(inner.buf.len(), Ordering::Relaxed);
+        self.mirror_len(&inner.buf);
         true
     }
 
     /// Sends the message in `slot` without blocking; on failure it stays
     /// there.
     pub(crate) fn try_send(&self, slot: &mut Slot<T>) -> Result<(), Fail> {
+        if self.push_unlocked(slot) {
+            return Ok(());
+        }
         let mut inner = self.inner.lock();
         if self.push_fast(&mut inner, slot) {
             return Ok(());
@@ -548,6 +583,9 @@ impl<T> Channel<T> {
     /// space takes it, the channel closes, or `deadline` passes (then the
     /// message stays in `slot`).
     pub(crate) fn send(&self, slot: &mut Slot<T>, deadline: Option<Instant>) -> Result<(), Fail> {
+        if self.push_unlocked(slot) {
+            return Ok(());
+        }
         let mut spun = false;
         loop {
             let mut inner = self.inner.lock();
@@ -603,7 +641,7 @@ impl<T> Channel<T> {
             if inner.sendq.is_empty() {
                 // SAFETY: `out` is the caller's `&mut`, unaliased here.
                 if !self.timed && inner.buf.pop_into(unsafe { &mut *out }) {
-                    self.len.store(inner.buf.len(), Ordering::Relaxed);
+                    self.mirror_len(&inner.buf);
                     return Ok(());
                 }
             }
@@ -705,6 +743,7 @@ impl<T> Channel<T> {
             return false;
         }
         inner.closed = true;
+        inner.buf.stop_fast();
         self.closed.store(true, Ordering::Release);
         let mut wakes = Wakes::default();
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
@@ -733,11 +772,12 @@ impl<T> Channel<T> {
     pub(crate) fn disconnect_receivers(&self) {
         let mut inner = self.inner.lock();
         inner.no_receivers = true;
+        inner.buf.stop_fast();
         self.closed.store(true, Ordering::Release);
         let mut wakes = Wakes::default();
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         let dropped = inner.buf.take_all();
-        self.len.store(0, Ordering::Relaxed);
+        self.mirror_len(&inner.buf);
         unlock_then_wake(inner, wakes);
         drop(dropped);
     }
@@ -750,7 +790,7 @@ impl<T> Channel<T> {
         if send {
             inner.is_closed_for_send() || !inner.no_room() || inner.recvq.has_live_slot()
         } else {
-            inner.buf.len() > 0
+            inner.buf.is_ready_to_recv()
                 || inner.closed
                 || inner.sendq.has_live_transfer()
                 || (inner.timer.as_ref()).is_some_and(|t| t.due.is_due(Instant::now()))

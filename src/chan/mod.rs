@@ -12,6 +12,7 @@
 mod buffer;
 mod channel;
 mod err;
+mod list;
 mod lock;
 pub(crate) mod select;
 mod slot;

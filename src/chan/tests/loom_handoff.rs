@@ -141,3 +141,28 @@ fn one_freed_slot_completes_blocked_send() {
         assert_eq!(tally.dropped(), 2);
     });
 }
+
+/// Unbounded (two cells per block under loom): a sender's five messages
+/// fill three blocks while the receiver drains them, so lock-free pushes
+/// link blocks, the receiver recycles used ones as the spare, and a later
+/// append reuses it, racing each other (`list.rs` invariants 3 and 4);
+/// the receiver also parks on an empty list between them (invariant 2).
+#[test]
+fn unbounded_crosses_and_recycles_blocks() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = channel(Flavor::Unbounded);
+        let s = {
+            let tally = tally.clone();
+            spawn(move || {
+                for id in 0..5 {
+                    tx.send(tally.msg(id)).unwrap();
+                }
+            })
+        };
+        assert_eq!(drain(&rx), [0, 1, 2, 3, 4]);
+        s.join();
+        drop(rx);
+        assert_eq!(tally.dropped(), 5);
+    });
+}
