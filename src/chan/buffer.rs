@@ -4,109 +4,70 @@
 //! * `Zero`: no buffer (`bounded(0)`); every send is a rendezvous with a
 //!   receiver.
 //! * `Array`: a ring of fixed capacity (`bounded(n)`, n >= 1), allocated
-//!   once.
+//!   once (`ring.rs`).
 //! * `List`: unbounded (`unbounded()`): a FIFO of fixed-size blocks
-//!   (`list.rs`), whose senders' half lives outside the channel's lock
-//!   so that a plain send can skip it. Messages never move once buffered
-//!   (a doubling ring copied every message on each growth and faulted in
-//!   fresh pages for the bigger allocations: 1.5x crossbeam-channel's time
-//!   for 200,000 messages through one thread), and a channel that once
-//!   held a million messages holds at most two blocks when drained.
+//!   (`list.rs`).
 //!
-//! Ring indices wrap by a compare and a subtraction, never a division
-//! (a 64-bit `%` alone cost more than the rest of a push).
-//!
-//! Messages move in and out of either buffer with byte copies from and to
-//! [`Slot`]s, never through a message-sized temporary. Accessed only under
-//! the channel's lock (a `List`'s senders' half also without it, see
-//! `list.rs`).
+//! Both buffered flavors are split queues (`split.rs`): the receivers'
+//! half is here, under the channel's lock; the senders' half lives beside
+//! it, behind a small lock of its own, so that a plain send can skip the
+//! channel's lock ([`Senders`]). Messages move in and out with byte copies
+//! from and to [`Slot`]s, never through a message-sized temporary.
 
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use super::list::{Back, List};
+use super::list::BlockCells;
+use super::ring::RingCells;
 use super::slot::Slot;
-
-/// `i` wrapped into `0..cap`, for `i < 2 * cap`.
-#[inline]
-fn wrap(i: usize, cap: usize) -> usize {
-    if i >= cap { i - cap } else { i }
-}
+use super::split::{Back, Queue};
 
 /// `repr(u8)`: the tag is the first byte (the channel's layout relies on
 /// it, see `channel::Channel`).
 #[repr(u8)]
 pub(crate) enum Buffer<T> {
     Zero,
-    Array(Ring<T>),
-    List(List<T>),
+    Array(Queue<T, RingCells<T>>),
+    List(Queue<T, BlockCells<T>>),
 }
 
-/// A ring of `cells.len()` cells; `len` of them, from `head`, hold values.
-pub(crate) struct Ring<T> {
-    cells: Box<[MaybeUninit<T>]>,
-    head: usize,
-    len: usize,
+/// The senders' half of a buffered channel's queue, reached without the
+/// channel's lock (`split.rs`); `None` for an unbuffered channel.
+pub(crate) enum Senders<T> {
+    None,
+    Array(NonNull<Back<T, RingCells<T>>>),
+    List(NonNull<Back<T, BlockCells<T>>>),
 }
 
-impl<T> Ring<T> {
-    fn with_capacity(cap: usize) -> Ring<T> {
-        Ring {
-            cells: Box::new_uninit_slice(cap),
-            head: 0,
-            len: 0,
+impl<T> Senders<T> {
+    /// Pushes the message in `src` without the channel's lock if the queue
+    /// allows it now (`split.rs`, invariant 2); `false` leaves it there.
+    ///
+    /// # Safety
+    /// The buffer these came from is alive.
+    #[inline(always)]
+    pub(crate) unsafe fn push_fast(&self, src: &mut Slot<T>) -> bool {
+        // SAFETY: the `Back` lives as long as its buffer (the contract).
+        unsafe {
+            match self {
+                Senders::None => false,
+                Senders::Array(b) => b.as_ref().push_fast(src),
+                Senders::List(b) => b.as_ref().push_fast(src),
+            }
         }
     }
 
-    fn cap(&self) -> usize {
-        self.cells.len()
-    }
-
-    /// Moves the message out of `src` into the tail; the caller checked
-    /// there is room.
-    #[inline]
-    fn push_from(&mut self, src: &mut Slot<T>) {
-        assert!(self.len < self.cap());
-        let i = wrap(self.head + self.len, self.cap());
-        // SAFETY: cell `i` is past the `len` live cells, so it holds no value.
-        unsafe { src.move_into(self.cells[i].as_mut_ptr()) };
-        self.len += 1;
-    }
-
-    /// Moves the head's message into the empty `dst`.
-    #[inline]
-    fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
-        if self.len == 0 {
-            return false;
-        }
-        let i = self.head;
-        // SAFETY: the head cell holds a value; we move it out and retire
-        // the cell just below.
-        unsafe { dst.move_from(self.cells[i].as_ptr()) };
-        self.head = wrap(self.head + 1, self.cap());
-        self.len -= 1;
-        true
-    }
-}
-
-impl<T> Ring<T> {
-    /// A full ring holding `msgs` in order (at least one cell).
-    fn from_vec(msgs: Vec<T>) -> Ring<T> {
-        let mut ring = Ring::with_capacity(msgs.len().max(1));
-        for (cell, msg) in ring.cells.iter_mut().zip(msgs) {
-            cell.write(msg);
-            ring.len += 1;
-        }
-        ring
-    }
-}
-
-impl<T> Drop for Ring<T> {
-    fn drop(&mut self) {
-        for k in 0..self.len {
-            let i = wrap(self.head + k, self.cap());
-            // SAFETY: the `len` cells from `head` are live; each dropped once.
-            unsafe { self.cells[i].assume_init_drop() };
+    /// Messages queued, without any lock (a hint); 0 when unbuffered.
+    ///
+    /// # Safety
+    /// As for [`Senders::push_fast`].
+    pub(crate) unsafe fn len(&self) -> usize {
+        // SAFETY: as above.
+        unsafe {
+            match self {
+                Senders::None => 0,
+                Senders::Array(b) => b.as_ref().len(),
+                Senders::List(b) => b.as_ref().len(),
+            }
         }
     }
 }
@@ -116,28 +77,37 @@ impl<T> Buffer<T> {
         if cap == 0 {
             Buffer::Zero
         } else {
-            Buffer::Array(Ring::with_capacity(cap))
+            Buffer::Array(Queue::new(RingCells::new(cap)))
         }
     }
 
     pub(crate) fn unbounded() -> Buffer<T> {
-        Buffer::List(List::new())
+        Buffer::List(Queue::new(BlockCells::new()))
+    }
+
+    /// The senders' half, which lives as long as the buffer.
+    pub(crate) fn senders(&self) -> Senders<T> {
+        match self {
+            Buffer::Zero => Senders::None,
+            Buffer::Array(q) => Senders::Array(q.back_ptr()),
+            Buffer::List(q) => Senders::List(q.back_ptr()),
+        }
     }
 
     /// `None` for unbounded.
     pub(crate) fn capacity(&self) -> Option<usize> {
         match self {
             Buffer::Zero => Some(0),
-            Buffer::Array(r) => Some(r.cap()),
-            Buffer::List(_) => None,
+            Buffer::Array(q) => q.capacity(),
+            Buffer::List(q) => q.capacity(),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         match self {
             Buffer::Zero => 0,
-            Buffer::Array(r) => r.len,
-            Buffer::List(l) => l.len(),
+            Buffer::Array(q) => q.len(),
+            Buffer::List(q) => q.len(),
         }
     }
 
@@ -154,76 +124,77 @@ impl<T> Buffer<T> {
     pub(crate) fn is_full_with(&self, reserved: usize) -> bool {
         match self {
             Buffer::Zero => true,
-            Buffer::Array(r) => r.len + reserved >= r.cap(),
+            Buffer::Array(q) => q.is_full_with(reserved),
             Buffer::List(_) => false,
         }
     }
 
-    /// Moves the message in `src` to the tail; the caller checked
-    /// `!is_full()`.
+    /// Moves the message in `src` to the tail if there is room (the caller
+    /// checked `!is_full_with`, but a send without the channel's lock may
+    /// have filled it since); `false` leaves it in `src`. `reopen`: plain
+    /// sends may skip the channel's lock again (`split.rs`, invariant 2).
     #[inline(always)]
-    pub(crate) fn push_from(&mut self, src: &mut Slot<T>) {
+    pub(crate) fn push_from(&mut self, src: &mut Slot<T>, reopen: bool) -> bool {
         match self {
             Buffer::Zero => unreachable!("push to a zero-capacity buffer"),
-            Buffer::Array(r) => r.push_from(src),
-            // Pushed from under the channel's lock, which only happens
-            // with no receiver queued and the channel open.
-            Buffer::List(b) => b.back_ref().push_locked(src),
+            Buffer::Array(q) => q.push_locked(src, reopen),
+            Buffer::List(q) => q.push_locked(src, reopen),
         }
     }
 
-    /// Moves the head message into the empty `dst`; `false` if empty.
+    /// Moves the head message into the empty `dst`; `false` if empty (and
+    /// then plain sends take the channel's lock, since the caller may queue
+    /// a receiver next: `split.rs`, invariant 2).
     #[inline(always)]
     pub(crate) fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
         match self {
             Buffer::Zero => false,
-            Buffer::Array(r) => r.pop_into(dst),
-            Buffer::List(b) => b.pop_into(dst),
+            Buffer::Array(q) => q.pop_into(dst),
+            Buffer::List(q) => q.pop_into(dst),
         }
     }
 
-    /// Takes every buffered message out (to drop them outside the lock),
-    /// leaving an empty buffer (a ring of up to `TAKEN_RING_CELLS`, or the
-    /// same list: nothing is pushed once the last receiver is gone, the
-    /// only caller's case).
-    pub(crate) fn take_all(&mut self) -> Buffer<T> {
-        let empty = match self {
-            Buffer::Zero => Buffer::Zero,
-            Buffer::Array(r) => Buffer::Array(Ring::with_capacity(r.cap().min(TAKEN_RING_CELLS))),
-            Buffer::List(l) => return Buffer::Array(Ring::from_vec(l.take_all())),
-        };
-        std::mem::replace(self, empty)
-    }
-
-    /// Whether a receive would find a message. A list that has none also
-    /// stops plain sends from skipping the channel's lock, since the
-    /// caller may queue a receiver next (`list.rs`, invariant 2).
+    /// Whether a receive would find a message; as with `pop_into`, an
+    /// empty queue makes plain sends take the channel's lock.
     pub(crate) fn is_ready_to_recv(&self) -> bool {
         match self {
-            Buffer::List(l) => l.is_ready(),
-            _ => self.len() > 0,
+            Buffer::Zero => false,
+            Buffer::Array(q) => q.is_ready(),
+            Buffer::List(q) => q.is_ready(),
         }
     }
 
-    /// The channel is closing (or lost its last receiver): a list's plain
-    /// sends take the channel's lock from now on, and so see it.
+    /// Plain sends take the channel's lock from now on (the caller queues
+    /// a sender, or closes the channel, or lost its last receiver).
     pub(crate) fn stop_fast(&self) {
-        if let Buffer::List(l) = self {
-            l.back_ref().stop_fast();
+        match self {
+            Buffer::Zero => {}
+            Buffer::Array(q) => q.stop_fast(),
+            Buffer::List(q) => q.stop_fast(),
         }
     }
 
-    /// A list's senders' half, which lives as long as the buffer.
-    pub(crate) fn list_back(&self) -> Option<NonNull<Back<T>>> {
+    /// Reserves a cell for a selecting sender if there is room beside the
+    /// `reserved` ones (an unbounded buffer needs no reservation: `true`).
+    pub(crate) fn reserve(&self, reserved: usize) -> bool {
         match self {
-            Buffer::List(l) => Some(l.back_ptr()),
-            _ => None,
+            Buffer::Zero => false,
+            Buffer::Array(q) => q.reserve(reserved),
+            Buffer::List(_) => true,
+        }
+    }
+
+    /// Takes every buffered message out, in order, to drop them outside
+    /// the lock (nothing is pushed once the last receiver is gone, the only
+    /// caller's case).
+    pub(crate) fn take_all(&mut self) -> Vec<T> {
+        match self {
+            Buffer::Zero => Vec::new(),
+            Buffer::Array(q) => q.take_all(),
+            Buffer::List(q) => q.take_all(),
         }
     }
 }
-
-/// The ring `Buffer::take_all` leaves behind.
-const TAKEN_RING_CELLS: usize = 32;
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -231,12 +202,19 @@ mod tests {
     use super::*;
 
     fn push<T>(b: &mut Buffer<T>, v: T) {
-        b.push_from(&mut Slot::new(v));
+        assert!(b.push_from(&mut Slot::new(v), true), "no room");
     }
 
     fn pop<T>(b: &mut Buffer<T>) -> Option<T> {
         let mut s = Slot::empty();
         b.pop_into(&mut s).then(|| s.take())
+    }
+
+    /// Both buffered flavors keep the buffer at five words, so that the
+    /// channel's layout (`channel::Channel`) is the same for both.
+    #[test]
+    fn the_buffer_is_five_words() {
+        assert_eq!(std::mem::size_of::<Buffer<u64>>(), 40);
     }
 
     /// FIFO order holds while the queue crosses blocks at every offset
@@ -359,7 +337,7 @@ mod tests {
         let rc = Rc::new(());
         let mut b = Buffer::unbounded();
         for _ in 0..100 {
-            b.push_from(&mut Slot::new(rc.clone()));
+            push(&mut b, rc.clone());
         }
         let mut s = Slot::empty();
         assert!(b.pop_into(&mut s));

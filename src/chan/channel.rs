@@ -40,20 +40,23 @@
 //!
 //! * Blocking on a buffered channel from an OS thread: the call first
 //!   spins a bounded while, lock released, for room or a message (the
-//!   `len` mirror) and starts over, before it queues a waiter (a green
+//!   queue's counts) and starts over, before it queues a waiter (a green
 //!   thread never spins: its peer may be queued on its own worker).
 //!
 //! A message always moves under the lock, directly to the party that gets
 //! it, so a woken party never loses its turn to a newcomer. Nobody is woken
 //! while the lock is held (Go's rule): the unparkers are collected and used
 //! after unlocking.
+//!
+//! One exception: a buffered channel's plain send, while nobody waits and
+//! nothing is reserved, pushes to the queue's senders' half under that
+//! half's own lock instead (`split.rs`, whose invariant 2 says why no
+//! waiter can miss it), so that senders and receivers on different cores
+//! do not contend for one lock.
 
 use std::time::Instant;
 
-use std::ptr::NonNull;
-
-use super::buffer::Buffer;
-use super::list::Back;
+use super::buffer::{Buffer, Senders};
 use super::lock::{Guard, Lock};
 use super::slot::Slot;
 use super::waiter::{
@@ -89,13 +92,12 @@ pub(crate) enum Fail {
 /// bytes, so an operation on an unbuffered channel touches one cache line
 /// (the prime sieve makes a hand-off on thousands of channels that are no
 /// longer in the core's cache); a buffered one adds the line after it,
-/// with the ring's indices, the reservation count and the `len` mirror.
-/// `layout_tests` checks it.
+/// with the receivers' position in its queue and the reservation count
+/// (the senders' half is on the heap, `split.rs`). `layout_tests` checks
+/// it.
 #[repr(C, align(64))]
 pub(crate) struct Channel<T> {
     pub(crate) inner: Lock<Inner<T>>,
-    /// Mirrors the buffer's length for lock-free `len`.
-    len: AtomicUsize,
     /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
     closed: AtomicBool,
     /// `None` when unbounded.
@@ -107,10 +109,10 @@ pub(crate) struct Channel<T> {
     pub(crate) never: bool,
     /// A timer channel (`inner.timer` is set): `len` counts a due fire.
     timed: bool,
-    /// An unbounded channel's senders' half (`list.rs`), which a plain send
-    /// pushes to without the lock while no receiver waits; it lives as
+    /// A buffered channel's senders' half (`split.rs`), which a plain
+    /// send pushes to without the lock while nobody waits; it lives as
     /// long as `inner`'s buffer, which owns it.
-    list: Option<NonNull<Back<T>>>,
+    unlocked: Senders<T>,
 }
 
 #[repr(C)]
@@ -295,6 +297,16 @@ impl<T> Inner<T> {
         self.closed || self.no_receivers
     }
 
+    /// Whether plain sends may skip the lock after a push made under it:
+    /// open, nobody queued, no cell reserved (`split.rs`, invariant 2).
+    #[inline]
+    fn may_go_fast(&self) -> bool {
+        !self.is_closed_for_send()
+            && self.recvq.is_empty()
+            && self.sendq.is_empty()
+            && self.pending_send == 0
+    }
+
     /// After room appeared: serves blocked senders in arrival order while
     /// there is room. A plain sender's message moves into the buffer; a
     /// selecting sender (no value built yet) gets a cell reserved for it
@@ -307,7 +319,10 @@ impl<T> Inner<T> {
             let notify = c.is_notify();
             match c.slot() {
                 Some(slot) => {
-                    self.buf.push_from(slot);
+                    // Room is certain: with a sender queued, no send skips
+                    // the lock (`split.rs`, invariant 2).
+                    let pushed = self.buf.push_from(slot, false);
+                    debug_assert!(pushed, "room vanished under the lock");
                     wakes.push(c.settle(DONE));
                 }
                 None if notify => wakes.push(c.settle(RETRY)),
@@ -324,7 +339,7 @@ impl<T> Channel<T> {
     pub(crate) fn new(buf: Buffer<T>) -> Channel<T> {
         Channel {
             cap: buf.capacity(),
-            list: buf.list_back(),
+            unlocked: buf.senders(),
             inner: Lock::new(Inner {
                 buf,
                 sendq: WaitQueue::new(),
@@ -335,7 +350,6 @@ impl<T> Channel<T> {
                 timer: None,
             }),
             closed: AtomicBool::new(false),
-            len: AtomicUsize::new(0),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             never: false,
@@ -348,11 +362,8 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        if let Some(back) = self.list {
-            // SAFETY: the buffer owning it lives as long as `self`.
-            return unsafe { back.as_ref() }.len();
-        }
-        let n = self.len.load(Ordering::Relaxed);
+        // SAFETY: the buffer owning it lives as long as `self`.
+        let n = unsafe { self.unlocked.len() };
         if n == 0 && self.timed {
             return self.due_len();
         }
@@ -375,7 +386,7 @@ impl<T> Channel<T> {
     }
 
     /// Whether a send (`send`) or receive might complete now, from the
-    /// mirrors, without the lock: `false` only for a buffered channel,
+    /// queue's counts, without the lock: `false` only for a buffered channel,
     /// not a timer one, that is open and was full (send) or empty
     /// (receive) when read. A hint: the answer may be stale at once.
     pub(crate) fn may_be_ready(&self, send: bool) -> bool {
@@ -391,24 +402,12 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Updates the mirror of the buffer's length read by `len` (an
-    /// unbounded channel's `len` reads its senders' half instead).
-    #[inline(always)]
-    fn mirror_len(&self, buf: &Buffer<T>) {
-        if self.list.is_none() {
-            self.len.store(buf.len(), Ordering::Relaxed);
-        }
-    }
-
-    /// An unbounded channel's plain send without the lock (`list.rs`):
+    /// A buffered channel's plain send without the lock (`split.rs`):
     /// `true` if it pushed the message in `slot`.
     #[inline(always)]
     fn push_unlocked(&self, slot: &mut Slot<T>) -> bool {
-        match self.list {
-            // SAFETY: the buffer owning it lives as long as `self`.
-            Some(back) => unsafe { back.as_ref() }.push_fast(slot),
-            None => false,
-        }
+        // SAFETY: the buffer owning it lives as long as `self`.
+        unsafe { self.unlocked.push_fast(slot) }
     }
 
     /// Whether a blocking call first spins for its peer ([`spins_here`]):
@@ -458,11 +457,10 @@ impl<T> Channel<T> {
                 None => wakes.push(c.settle(RETRY)),
             }
         }
-        if inner.no_room() {
+        let reopen = inner.may_go_fast();
+        if inner.no_room() || !inner.buf.push_from(slot, reopen) {
             return Err(Fail::Full);
         }
-        inner.buf.push_from(slot);
-        self.mirror_len(&inner.buf);
         Ok(())
     }
 
@@ -484,7 +482,6 @@ impl<T> Channel<T> {
             // Room now: blocked senders' messages join the tail, moved from
             // their slots straight into the buffer.
             inner.refill(wakes);
-            self.mirror_len(&inner.buf);
             return Ok(Got::Done);
         }
         while let Some(mut c) = inner.sendq.pop() {
@@ -553,9 +550,8 @@ impl<T> Channel<T> {
         if inner.is_closed_for_send() || !inner.recvq.is_empty() || inner.no_room() {
             return false;
         }
-        inner.buf.push_from(slot);
-        self.mirror_len(&inner.buf);
-        true
+        let reopen = inner.may_go_fast();
+        inner.buf.push_from(slot, reopen)
     }
 
     /// Sends the message in `slot` without blocking; on failure it stays
@@ -641,7 +637,6 @@ impl<T> Channel<T> {
             if inner.sendq.is_empty() {
                 // SAFETY: `out` is the caller's `&mut`, unaliased here.
                 if !self.timed && inner.buf.pop_into(unsafe { &mut *out }) {
-                    self.mirror_len(&inner.buf);
                     return Ok(());
                 }
             }
@@ -715,13 +710,18 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         send: bool,
     ) -> Option<Result<(), Fail>> {
-        let cell = WaitCell::new();
-        let w = Waiter::new(&cell, 0, slot);
         let q = if send {
+            // As in `register_locked`.
+            inner.buf.stop_fast();
             &mut inner.sendq
         } else {
+            // The reserve step's failed pop, under this same lock hold,
+            // stopped plain sends from skipping the lock (`split.rs`,
+            // invariant 2).
             &mut inner.recvq
         };
+        let cell = WaitCell::new();
+        let w = Waiter::new(&cell, 0, slot);
         // SAFETY: `cell` and `w` live in this frame and `slot` in the
         // caller's, which do not return (nor unwind, thanks to `Blocked`)
         // before `w` left the queue.
@@ -777,7 +777,6 @@ impl<T> Channel<T> {
         let mut wakes = Wakes::default();
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         let dropped = inner.buf.take_all();
-        self.mirror_len(&inner.buf);
         unlock_then_wake(inner, wakes);
         drop(dropped);
     }
@@ -814,7 +813,9 @@ impl<T> Channel<T> {
             }
             wakes.push(c.settle(RETRY));
         }
-        if inner.no_room() {
+        // Checks for room again beside the senders' lock, and stops plain
+        // sends from taking the reserved cell (`split.rs`, invariant 2).
+        if inner.no_room() || !inner.buf.reserve(inner.pending_send) {
             return None;
         }
         if inner.buf.capacity().is_some() {
@@ -886,6 +887,9 @@ impl<T> Channel<T> {
     /// As for [`WaitQueue::push`].
     pub(crate) unsafe fn register_locked(&self, inner: &mut Inner<T>, w: &Waiter, send: bool) {
         let q = if send {
+            // No plain send may overtake a queued sender (`split.rs`,
+            // invariant 2; a receiver's failed look already saw to it).
+            inner.buf.stop_fast();
             &mut inner.sendq
         } else {
             &mut inner.recvq

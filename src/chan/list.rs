@@ -1,55 +1,32 @@
-//! The unbounded flavor's buffer: a FIFO of fixed-size blocks split in two
-//! halves, so that senders do not take the channel's lock.
+//! The cells of an unbounded channel (`unbounded()`): a FIFO of
+//! fixed-size blocks, for the split queue of `split.rs`.
 //!
-//! * [`Back`], the senders' half, on the heap: its own small lock over the
-//!   tail block ([`Tail`]), the count of messages pushed, and the `fast`
-//!   flag. A plain send takes only this lock while `fast` is set
-//!   ([`Back::push_fast`]); otherwise it goes through the channel's lock
-//!   like every other flavor, and pushes from under it ([`Back::push_locked`]).
-//! * [`List`], the receivers' half, in the channel's locked state: the front
-//!   block, where the next message is, and how many are known to follow it.
-//!
-//! With one lock for everything, four senders and a receiver on OS threads
-//! fought for one cache line and a preempted holder stalled all of them
-//! (1.25x crossbeam-channel's time on `unbounded/mpsc`); now the receiver
-//! takes the channel's lock alone, and senders contend only with each other.
+//! A push that reaches past the tail block links a new one (the spare, if
+//! a receiver handed one back); a pop that reaches past the front block
+//! moves to the next and hands the used one back as the spare. Messages
+//! never move once buffered (a doubling ring copied every message on each
+//! growth and faulted in fresh pages for the bigger allocations: 1.5x
+//! crossbeam-channel's time for 200,000 messages through one thread), and
+//! a channel that once held a million messages holds at most two blocks
+//! when drained.
 //!
 //! # Invariants
 //!
-//! 1. Lock order: the channel's lock, then `Back::tail`; never the reverse.
-//! 2. `Tail::fast` implies that no waiter of any kind is queued in the
-//!    channel's `recvq` and that the channel is open (neither closed nor
-//!    without receivers). It is set only under both locks, by a push made
-//!    under the channel's lock (which only happens with `recvq` empty and
-//!    the channel open), and cleared under both locks by a receive that
-//!    finds the buffer empty ([`List::pop_into`], [`List::is_ready`]),
-//!    before that receive can queue a waiter, and by `close` and the last
-//!    receiver's drop. So a sender that pushes without the channel's lock
-//!    can never leave a message beside a parked receiver: either its push
-//!    comes first under `tail` and the receive sees it, or the receive
-//!    comes first and the sender finds `fast` cleared and takes the
-//!    channel's lock, where it meets the waiter.
-//! 3. The messages are the cells from (`List::front`, `List::head`) to
-//!    (`Tail::back`, `Tail::tail`), `Back::pushed - Back::popped` of them.
-//!    A block's cells are written only under `tail`, each before the
-//!    `pushed` store (release) that publishes it; a receiver reads a cell
-//!    only after loading a `pushed` past it (acquire). A block's `next`
-//!    is set (before that publication) when the tail moves on from it, and
-//!    never changes until the block is recycled.
-//! 4. A receiver recycles its front block only once it read every cell of
-//!    it and the tail has moved on (`next` is set): no sender touches it
-//!    again. At most one used block waits in `Back::spare` for the next
-//!    append; a drained channel holds its tail block and that spare.
+//! 1. The messages are the cells from (`FrontPos::block`, `FrontPos::head`) to
+//!    (`BackPos::block`, `BackPos::tail`), in blocks linked by `next`. A block's
+//!    `next` is set, before any message past the block is published, when
+//!    the tail moves on from it, and it does not change until the block is
+//!    handed back.
+//! 2. A receiver hands its front block back only once it took every
+//!    message of it and the tail has moved on (`next` is set): no sender
+//!    touches that block again. At most one used block waits in `spare`.
 
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
-use crossbeam_utils::CachePadded;
-
-use super::lock::Lock;
-use super::slot::Slot;
-use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use super::split::Cells;
+use crate::loom::sync::atomic::{AtomicPtr, Ordering};
 
 /// Bytes of cells per block (at least one cell).
 const LIST_BLOCK_BYTES: usize = 4 * 1024;
@@ -152,279 +129,147 @@ impl<T> Block<T> {
     }
 }
 
-/// The senders' half, guarded by [`Back::tail`].
-struct Tail<T> {
-    /// The block being filled; null before the first push.
-    back: *mut Block<T>,
-    /// Its next free cell (`CELLS`: full, or no block yet).
+/// The senders' position: the block being filled (null before the first
+/// push) and its next free cell (`CELLS` when full, or no block yet).
+pub(crate) struct BackPos<T> {
+    block: *mut Block<T>,
     tail: u32,
-    /// Messages pushed so far (mirrored in `Back::pushed`).
-    pushed: usize,
-    /// Whether a plain send may push without the channel's lock
-    /// (invariant 2).
-    fast: bool,
 }
 
-/// The senders' half of an unbounded buffer, shared by every handle of the
-/// channel (owned by its [`List`]).
-pub(crate) struct Back<T> {
-    tail: Lock<Tail<T>>,
-    /// `Tail::pushed`, published after each push (release, invariant 3).
-    pushed: AtomicUsize,
-    /// The first block, set by the first push; the first receive starts
-    /// there.
+/// The receivers' position: the block of the next message (null before
+/// the first pop) and its cell.
+pub(crate) struct FrontPos<T> {
+    block: *mut Block<T>,
+    head: u32,
+}
+
+/// The block list's shared state.
+pub(crate) struct BlockCells<T> {
+    /// The first block, set by the first push; the first pop starts there.
     first: AtomicPtr<Block<T>>,
     /// A used-up block handed back by a receiver for the next append, or
-    /// null (invariant 4).
+    /// null (invariant 2).
     spare: AtomicPtr<Block<T>>,
-    /// Messages popped so far: written by receivers under the channel's
-    /// lock, read by `len` without it. On a line of its own, away from the
-    /// senders'.
-    popped: CachePadded<AtomicUsize>,
 }
 
-impl<T> Back<T> {
+impl<T> BlockCells<T> {
     const CELLS: u32 = block_cells::<T>() as u32;
 
-    /// Pushes the message in `src` if a plain send may skip the channel's
-    /// lock (invariant 2); `false` leaves it there for the locked path.
-    #[inline]
-    pub(crate) fn push_fast(&self, src: &mut Slot<T>) -> bool {
-        let mut t = self.tail.lock();
-        if !t.fast {
-            return false;
+    pub(crate) fn new() -> BlockCells<T> {
+        BlockCells {
+            first: AtomicPtr::new(ptr::null_mut()),
+            spare: AtomicPtr::new(ptr::null_mut()),
         }
-        self.push(&mut t, src);
-        true
-    }
-
-    /// Pushes the message in `src` from under the channel's lock, which the
-    /// caller holds with nobody queued in `recvq` and the channel open: a
-    /// plain send may skip the channel's lock again (invariant 2).
-    pub(crate) fn push_locked(&self, src: &mut Slot<T>) {
-        let mut t = self.tail.lock();
-        t.fast = true;
-        self.push(&mut t, src);
-    }
-
-    /// Moves `src`'s message into the next cell, under `tail`.
-    #[inline(always)]
-    fn push(&self, t: &mut Tail<T>, src: &mut Slot<T>) {
-        if t.tail == Self::CELLS {
-            self.append(t);
-        }
-        // SAFETY: `back` is live (`append` made one if needed) and its
-        // cell `tail` is past every message (invariant 3): it holds none.
-        unsafe { src.move_into(Block::cell(t.back, t.tail as usize)) };
-        t.tail += 1;
-        t.pushed += 1;
-        self.pushed.store(t.pushed, Ordering::Release);
     }
 
     /// The tail block is full (or there is none yet): links the spare or a
     /// new block after it and moves the tail there.
     #[cold]
     #[inline(never)]
-    fn append(&self, t: &mut Tail<T>) {
+    fn append(&self, pos: &mut BackPos<T>) {
         let spare = self.spare.swap(ptr::null_mut(), Ordering::Acquire);
         let block = if spare.is_null() {
             Block::alloc()
         } else {
             spare
         };
-        if t.back.is_null() {
+        if pos.block.is_null() {
             self.first.store(block, Ordering::Release);
         } else {
-            // SAFETY: `back` is live; it is full, so no receiver recycles
-            // it before reading this link (invariant 4).
-            unsafe { (*t.back).next.store(block, Ordering::Release) };
+            // SAFETY: the tail block is live; it is full, so no receiver
+            // hands it back before reading this link (invariant 2).
+            unsafe { (*pos.block).next.store(block, Ordering::Release) };
         }
-        t.back = block;
-        t.tail = 0;
+        pos.block = block;
+        pos.tail = 0;
     }
 
-    /// Clears `fast` (`close`, the last receiver gone): from now on every
-    /// send takes the channel's lock, which the caller holds.
-    pub(crate) fn stop_fast(&self) {
-        self.tail.lock().fast = false;
-    }
-
-    /// Under the channel's lock, with `popped` messages taken so far: if
-    /// the buffer is empty, clears `fast` and returns `true` (invariant 2:
-    /// a waiter may be queued now); `false` if a message arrived.
-    fn stop_fast_if_empty(&self, popped: usize) -> bool {
-        let mut t = self.tail.lock();
-        if t.pushed != popped {
-            return false;
-        }
-        t.fast = false;
-        true
-    }
-
-    /// Messages buffered, without any lock (a hint: stale at once).
-    pub(crate) fn len(&self) -> usize {
-        // Popped first: it never passes what `pushed` was when read.
-        let popped = self.popped.load(Ordering::Acquire);
-        self.pushed.load(Ordering::Acquire).saturating_sub(popped)
-    }
-}
-
-/// An unbounded buffer as the channel's locked state holds it: the
-/// receivers' half, and the senders' half it owns.
-pub(crate) struct List<T> {
-    /// Freed by `Drop`, after which no handle of the channel is left.
-    back: NonNull<Back<T>>,
-    /// The block of the next message; null until the first receive.
-    front: *mut Block<T>,
-    /// The cell of the next message in `front`.
-    head: u32,
-    /// Messages known to be buffered past (`front`, `head`) from the last
-    /// look at `Back::pushed` (so a receive reads the senders' line only
-    /// when it runs out).
-    known: usize,
-}
-
-// SAFETY: a `List<T>` owns its blocks and the `T`s in them, like a
-// `Vec<T>`; the `Back` it points to is shared only with the senders of its
-// own channel, through its lock and atomics.
-unsafe impl<T: Send> Send for List<T> {}
-
-impl<T> List<T> {
-    const CELLS: u32 = block_cells::<T>() as u32;
-
-    pub(crate) fn new() -> List<T> {
-        let back = Box::new(Back {
-            tail: Lock::new(Tail {
-                back: ptr::null_mut(),
-                tail: Self::CELLS,
-                pushed: 0,
-                fast: true,
-            }),
-            pushed: AtomicUsize::new(0),
-            first: AtomicPtr::new(ptr::null_mut()),
-            spare: AtomicPtr::new(ptr::null_mut()),
-            popped: CachePadded::new(AtomicUsize::new(0)),
-        });
-        List {
-            back: NonNull::from(Box::leak(back)),
-            front: ptr::null_mut(),
-            head: 0,
-            known: 0,
-        }
-    }
-
-    /// The senders' half, for the channel's lock-free path.
-    pub(crate) fn back_ptr(&self) -> NonNull<Back<T>> {
-        self.back
-    }
-
-    /// The senders' half.
-    pub(crate) fn back_ref(&self) -> &Back<T> {
-        // SAFETY: the `Back` lives until `self` drops.
-        unsafe { self.back.as_ref() }
-    }
-
-    /// Messages buffered (exact under the channel's lock, but for pushes
-    /// racing it).
-    pub(crate) fn len(&self) -> usize {
-        self.back_ref().len()
-    }
-
-    /// Whether a receive would find a message; if not, clears `fast`
-    /// (invariant 2), as a receive that may queue a waiter next must.
-    pub(crate) fn is_ready(&self) -> bool {
-        let back = self.back_ref();
-        let popped = back.popped.load(Ordering::Relaxed);
-        self.known > 0
-            || back.pushed.load(Ordering::Acquire) != popped
-            || !back.stop_fast_if_empty(popped)
-    }
-
-    /// Moves the head's message into the empty `dst`; `false` if empty,
-    /// with `fast` cleared (invariant 2).
-    #[inline]
-    pub(crate) fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
-        // SAFETY: the `Back` lives until `self` drops; not through
-        // `self.back_ref()`, whose borrow would cover `self`.
-        let back = unsafe { self.back.as_ref() };
-        // Only receivers under the channel's lock write it.
-        let popped = back.popped.load(Ordering::Relaxed);
-        while self.known == 0 {
-            self.known = back.pushed.load(Ordering::Acquire) - popped;
-            if self.known == 0 && back.stop_fast_if_empty(popped) {
-                return false;
-            }
-        }
-        if self.head == Self::CELLS || self.front.is_null() {
-            self.next_block(back);
-        }
-        // SAFETY: a message is buffered, so cell `head` of `front` holds
-        // the oldest, published to us by the acquire load of `pushed`
-        // (invariant 3); it is moved out and the cell retired below.
-        unsafe { dst.move_from(Block::cell(self.front, self.head as usize)) };
-        self.head += 1;
-        self.known -= 1;
-        back.popped.store(popped + 1, Ordering::Release);
-        true
-    }
-
-    /// A message is buffered past the front block (or this is the first
-    /// receive): moves to the block holding it, recycling the used one.
+    /// A message is queued past the front block (or this is the first
+    /// pop): moves to the block holding it, handing the used one back.
     #[cold]
     #[inline(never)]
-    fn next_block(&mut self, back: &Back<T>) {
-        let old = self.front;
-        self.head = 0;
+    fn advance(&self, pos: &mut FrontPos<T>) {
+        let old = pos.block;
+        pos.head = 0;
         if old.is_null() {
-            self.front = back.first.load(Ordering::Acquire);
+            pos.block = self.first.load(Ordering::Acquire);
             return;
         }
         // SAFETY: `old` is live; a message follows its last cell, so the
-        // tail moved on and linked the next block (invariant 3).
-        self.front = unsafe { Block::next(old) };
-        debug_assert!(!self.front.is_null());
-        // SAFETY: every cell of `old` was read and no sender touches it
-        // again (invariant 4): reset it and offer it as the spare.
+        // tail moved on and linked the next block (invariant 1).
+        pos.block = unsafe { Block::next(old) };
+        debug_assert!(!pos.block.is_null());
+        // SAFETY: every message of `old` was taken and no sender touches it
+        // again (invariant 2): reset it and offer it as the spare.
         unsafe {
             (*old).next.store(ptr::null_mut(), Ordering::Relaxed);
-            let prev = back.spare.swap(old, Ordering::AcqRel);
+            let prev = self.spare.swap(old, Ordering::AcqRel);
             if !prev.is_null() {
                 Block::free(prev);
             }
         }
     }
-
-    /// Takes every buffered message out, in order (the last receiver is
-    /// gone and `fast` is cleared: nothing is pushed any more).
-    pub(crate) fn take_all(&mut self) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len());
-        let mut slot = Slot::empty();
-        while self.pop_into(&mut slot) {
-            out.push(slot.take());
-        }
-        out
-    }
 }
 
-impl<T> Drop for List<T> {
-    fn drop(&mut self) {
-        // SAFETY: no handle of the channel is left, so nothing else
-        // touches the `Back`; it came from `Box::leak` in `new`.
-        let back = unsafe { Box::from_raw(self.back.as_ptr()) };
-        let mut left = back.pushed.load(Ordering::Relaxed) - back.popped.load(Ordering::Relaxed);
-        let (mut block, mut i) = if self.front.is_null() {
-            (back.first.load(Ordering::Relaxed), 0)
+impl<T> Cells<T> for BlockCells<T> {
+    type Tail = BackPos<T>;
+    type Head = FrontPos<T>;
+
+    fn start(&self) -> (BackPos<T>, FrontPos<T>) {
+        (
+            BackPos {
+                block: ptr::null_mut(),
+                tail: Self::CELLS,
+            },
+            FrontPos {
+                block: ptr::null_mut(),
+                head: 0,
+            },
+        )
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+
+    #[inline(always)]
+    unsafe fn push_cell(&self, pos: &mut BackPos<T>) -> *mut T {
+        if pos.tail == Self::CELLS {
+            self.append(pos);
+        }
+        // SAFETY: the tail block is live (`append` made one if needed) and
+        // its cell `tail` is past every message (invariant 1).
+        let cell = unsafe { Block::cell(pos.block, pos.tail as usize) };
+        pos.tail += 1;
+        cell
+    }
+
+    #[inline(always)]
+    unsafe fn pop_cell(&self, pos: &mut FrontPos<T>) -> *mut T {
+        if pos.head == Self::CELLS || pos.block.is_null() {
+            self.advance(pos);
+        }
+        // SAFETY: a message is queued (the caller's contract), so cell
+        // `head` of the front block holds the oldest (invariant 1).
+        let cell = unsafe { Block::cell(pos.block, pos.head as usize) };
+        pos.head += 1;
+        cell
+    }
+
+    unsafe fn drop_all(&mut self, pos: &FrontPos<T>, mut left: usize) {
+        let (mut block, mut i) = if pos.block.is_null() {
+            (self.first.load(Ordering::Relaxed), 0)
         } else {
-            (self.front, self.head as usize)
+            (pos.block, pos.head as usize)
         };
         while left > 0 {
             if i == Self::CELLS as usize {
                 // SAFETY: messages remain, so the block is followed by the
-                // one holding them (invariant 3).
+                // one holding them (invariant 1).
                 (block, i) = (unsafe { Block::next(block) }, 0);
             }
-            // SAFETY: the cells from (`front`, `head`) hold the `left`
-            // messages (invariant 3); each is dropped once.
+            // SAFETY: the cells from the front position hold the `left`
+            // messages (invariant 1); each is dropped once.
             unsafe { Block::cell(block, i).drop_in_place() };
             i += 1;
             left -= 1;
@@ -437,9 +282,9 @@ impl<T> Drop for List<T> {
             unsafe { Block::free(block) };
             block = next;
         }
-        let spare = back.spare.load(Ordering::Relaxed);
+        let spare = self.spare.load(Ordering::Relaxed);
         if !spare.is_null() {
-            // SAFETY: the spare is empty and in no chain (invariant 4).
+            // SAFETY: the spare is empty and in no chain (invariant 2).
             unsafe { Block::free(spare) };
         }
     }
@@ -447,10 +292,14 @@ impl<T> Drop for List<T> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::super::slot::Slot;
+    use super::super::split::Queue;
     use super::*;
 
+    type List<T> = Queue<T, BlockCells<T>>;
+
     fn push<T>(l: &List<T>, v: T) {
-        l.back_ref().push_locked(&mut Slot::new(v));
+        assert!(l.push_locked(&mut Slot::new(v), true));
     }
 
     fn pop<T>(l: &mut List<T>) -> Option<T> {
@@ -461,28 +310,19 @@ mod tests {
     /// Blocks a list holds: from its front (or first) block to its tail
     /// block, and the spare.
     fn blocks<T>(l: &List<T>) -> usize {
-        let back = l.back_ref();
-        let mut block = if l.front.is_null() {
-            back.first.load(Ordering::Relaxed)
+        let (cells, front) = l.parts();
+        let mut block = if front.block.is_null() {
+            cells.first.load(Ordering::Relaxed)
         } else {
-            l.front
+            front.block
         };
-        let mut n = usize::from(!back.spare.load(Ordering::Relaxed).is_null());
+        let mut n = usize::from(!cells.spare.load(Ordering::Relaxed).is_null());
         while !block.is_null() {
             n += 1;
             // SAFETY: a live block of the list (the test owns it).
             block = unsafe { Block::next(block) };
         }
         n
-    }
-
-    /// The list is no bigger than the ring, so the buffer (and with it
-    /// the channel's layout, `channel::Channel`) is the same for both.
-    #[test]
-    fn a_list_is_no_bigger_than_a_ring() {
-        use super::super::buffer::Buffer;
-        assert!(std::mem::size_of::<List<u64>>() <= 32);
-        assert_eq!(std::mem::size_of::<Buffer<u64>>(), 40);
     }
 
     #[test]
@@ -495,7 +335,7 @@ mod tests {
 
     #[test]
     fn list_gives_memory_back_after_a_burst() {
-        let mut l = List::new();
+        let mut l = List::new(BlockCells::new());
         for i in 0..1_000_000u32 {
             push(&l, i);
         }
@@ -515,7 +355,7 @@ mod tests {
     /// the spare for the next append.
     #[test]
     fn short_bursts_cycle_through_two_blocks() {
-        let mut l = List::new();
+        let mut l = List::new(BlockCells::new());
         let n = block_cells::<u64>() as u64 / 3;
         for round in 0..20u64 {
             for i in 0..n {
@@ -526,31 +366,5 @@ mod tests {
                 assert_eq!(pop(&mut l), Some(round * 10_000 + i));
             }
         }
-    }
-
-    /// A receive that finds the list empty stops lock-free sends until a
-    /// push under the channel's lock starts them again (invariant 2); a
-    /// receive that finds a message leaves them be.
-    #[test]
-    fn an_empty_receive_stops_lock_free_sends() {
-        let mut l = List::new();
-        let mut s = Slot::new(1u8);
-        assert!(l.back_ref().push_fast(&mut s), "open and nobody waits");
-        assert_eq!(pop(&mut l), Some(1));
-        assert_eq!(pop(&mut l), None);
-        let mut s = Slot::new(2u8);
-        assert!(!l.back_ref().push_fast(&mut s), "a receiver may wait now");
-        l.back_ref().push_locked(&mut s);
-        assert!(l.is_ready());
-        let mut s = Slot::new(3u8);
-        assert!(l.back_ref().push_fast(&mut s));
-        assert_eq!(pop(&mut l), Some(2));
-        assert_eq!(pop(&mut l), Some(3));
-        assert!(!l.is_ready());
-        assert!(!l.back_ref().push_fast(&mut Slot::new(4u8)));
-        l.back_ref().push_locked(&mut Slot::new(5u8));
-        l.back_ref().stop_fast();
-        assert!(!l.back_ref().push_fast(&mut Slot::new(6u8)));
-        assert_eq!(l.take_all(), vec![5]);
     }
 }

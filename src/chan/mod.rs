@@ -14,8 +14,10 @@ mod channel;
 mod err;
 mod list;
 mod lock;
+mod ring;
 pub(crate) mod select;
 mod slot;
+mod split;
 #[cfg(test)]
 mod tests;
 mod waiter;

@@ -1380,20 +1380,30 @@ mod tests {
     #[test]
     fn a_new_green_thread_of_a_worker_with_a_backlog_is_stolen_at_once() {
         let (root, probe) = on_two_workers(Duration::from_secs(3600), || {
+            let root = std::thread::current().id();
             let stop = Arc::new(AtomicBool::new(false));
-            let started = Arc::new(AtomicUsize::new(0));
+            let (started, here) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
             let mut yielders = Vec::new();
-            for batch in 1..=2 {
+            // Batches until the backlog here is long: a yielder the other
+            // worker stole leaves at once, or it would keep that worker
+            // busy for good (a busy worker does not steal) and the probe
+            // could never run.
+            while here.load(Ordering::Relaxed) < 2 * GRACE_MAX_BACKLOG {
                 for _ in 0..GRACE_MAX_BACKLOG {
-                    let (stop, started) = (stop.clone(), started.clone());
+                    let (stop, started, here) = (stop.clone(), started.clone(), here.clone());
                     yielders.push(crate::go!(move || {
-                        started.fetch_add(1, Ordering::Relaxed);
-                        while !stop.load(Ordering::Relaxed) {
-                            crate::yield_now();
+                        if std::thread::current().id() == root {
+                            here.fetch_add(1, Ordering::Relaxed);
+                            while !stop.load(Ordering::Relaxed) {
+                                crate::yield_now();
+                            }
                         }
+                        started.fetch_add(1, Ordering::Relaxed);
                     }));
                 }
-                while started.load(Ordering::Relaxed) < batch * GRACE_MAX_BACKLOG {
+                while started.load(Ordering::Relaxed) + here.load(Ordering::Relaxed)
+                    < yielders.len()
+                {
                     crate::yield_now();
                 }
             }
@@ -1404,7 +1414,7 @@ mod tests {
             for y in yielders {
                 y.join().unwrap();
             }
-            (std::thread::current().id(), h.join().unwrap())
+            (root, h.join().unwrap())
         });
         assert_ne!(root, probe);
     }
