@@ -7,7 +7,7 @@
 //!   clone and drop of senders and receivers, `len`/`is_empty`/`is_full`/
 //!   `capacity`/`is_closed`, `try_iter`, `iter` once closed) against a
 //!   sequential model (a `VecDeque`, the closed flag, the handle counts),
-//!   with a drop counter on every message, for capacities 0, 1, 2, 7 and
+//!   with a drop counter on every message, for capacities 0, 1, 2, 7, 16 and
 //!   unbounded;
 //! * (b) random concurrent programs: 1-4 senders and 1-3 receivers on green
 //!   threads (runtimes of 1-4 workers) and OS threads, blocking, `try_*` or

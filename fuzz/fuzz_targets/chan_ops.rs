@@ -4,7 +4,7 @@
 //! replays `fuzz/corpus/chan_ops/` under plain `cargo test`):
 //!
 //! * first byte's top bit clear: single-threaded operations on one channel
-//!   (capacity 0, 1, 2, 7 or unbounded), step by step against a sequential
+//!   (capacity 0, 1, 2, 7, 16 or unbounded), step by step against a sequential
 //!   model with drop counting;
 //! * top bit set: a concurrent plan (senders and receivers on green threads
 //!   and OS threads), checking exactly-once delivery and per-sender order.

@@ -3,12 +3,15 @@
 //!
 //! * `Zero`: no buffer (`bounded(0)`); every send is a rendezvous with a
 //!   receiver.
-//! * `Array`: a ring of fixed capacity (`bounded(n)`, n >= 1), allocated
+//! * `Small`: a ring of fixed capacity below [`SPLIT_MIN_CAP`]
+//!   (`bounded(n)`, n >= 1), allocated once and kept whole under the
+//!   channel's lock (`small.rs`).
+//! * `Array`: a ring of fixed capacity from [`SPLIT_MIN_CAP`] on, allocated
 //!   once (`ring.rs`).
 //! * `List`: unbounded (`unbounded()`): a FIFO of fixed-size blocks
 //!   (`list.rs`).
 //!
-//! Both buffered flavors are split queues (`split.rs`): the receivers'
+//! `Array` and `List` are split queues (`split.rs`): the receivers'
 //! half is here, under the channel's lock; the senders' half lives beside
 //! it, behind a small lock of its own, so that a plain send can skip the
 //! channel's lock ([`Senders`]). Messages move in and out with byte copies
@@ -19,19 +22,30 @@ use std::ptr::NonNull;
 use super::list::BlockCells;
 use super::ring::RingCells;
 use super::slot::Slot;
+use super::small::Ring;
 use super::split::{Back, Queue};
+
+/// The least capacity whose channel gets a split queue. Below it a buffer
+/// is full or empty most of the time and the split costs more than it
+/// saves (two OS threads, one sender, 200,000 messages, median ns a
+/// message whole / split / crossbeam-channel: capacity 4: 295-319 /
+/// 338 / 226-260; 16: 161-167 / 151-152 / 81-123; 64: 109-110 / 62-64 /
+/// 167-235; 256: 85-88 / 34-49 / 51-139).
+/// Two under loom, so that `bounded(2)` models the split ring.
+pub(crate) const SPLIT_MIN_CAP: usize = if cfg!(loom) { 2 } else { 16 };
 
 /// `repr(u8)`: the tag is the first byte (the channel's layout relies on
 /// it, see `channel::Channel`).
 #[repr(u8)]
 pub(crate) enum Buffer<T> {
     Zero,
+    Small(Ring<T>),
     Array(Queue<T, RingCells<T>>),
     List(Queue<T, BlockCells<T>>),
 }
 
 /// The senders' half of a buffered channel's queue, reached without the
-/// channel's lock (`split.rs`); `None` for an unbuffered channel.
+/// channel's lock (`split.rs`); `None` for an unbuffered or small one.
 pub(crate) enum Senders<T> {
     None,
     Array(NonNull<Back<T, RingCells<T>>>),
@@ -74,10 +88,10 @@ impl<T> Senders<T> {
 
 impl<T> Buffer<T> {
     pub(crate) fn bounded(cap: usize) -> Buffer<T> {
-        if cap == 0 {
-            Buffer::Zero
-        } else {
-            Buffer::Array(Queue::new(RingCells::new(cap)))
+        match cap {
+            0 => Buffer::Zero,
+            1..SPLIT_MIN_CAP => Buffer::Small(Ring::with_capacity(cap)),
+            _ => Buffer::Array(Queue::new(RingCells::new(cap))),
         }
     }
 
@@ -88,7 +102,7 @@ impl<T> Buffer<T> {
     /// The senders' half, which lives as long as the buffer.
     pub(crate) fn senders(&self) -> Senders<T> {
         match self {
-            Buffer::Zero => Senders::None,
+            Buffer::Zero | Buffer::Small(_) => Senders::None,
             Buffer::Array(q) => Senders::Array(q.back_ptr()),
             Buffer::List(q) => Senders::List(q.back_ptr()),
         }
@@ -98,6 +112,7 @@ impl<T> Buffer<T> {
     pub(crate) fn capacity(&self) -> Option<usize> {
         match self {
             Buffer::Zero => Some(0),
+            Buffer::Small(r) => Some(r.cap()),
             Buffer::Array(q) => q.capacity(),
             Buffer::List(q) => q.capacity(),
         }
@@ -106,6 +121,7 @@ impl<T> Buffer<T> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Buffer::Zero => 0,
+            Buffer::Small(r) => r.len(),
             Buffer::Array(q) => q.len(),
             Buffer::List(q) => q.len(),
         }
@@ -124,6 +140,7 @@ impl<T> Buffer<T> {
     pub(crate) fn is_full_with(&self, reserved: usize) -> bool {
         match self {
             Buffer::Zero => true,
+            Buffer::Small(r) => r.len() + reserved >= r.cap(),
             Buffer::Array(q) => q.is_full_with(reserved),
             Buffer::List(_) => false,
         }
@@ -137,6 +154,7 @@ impl<T> Buffer<T> {
     pub(crate) fn push_from(&mut self, src: &mut Slot<T>, reopen: bool) -> bool {
         match self {
             Buffer::Zero => unreachable!("push to a zero-capacity buffer"),
+            Buffer::Small(r) => r.push_from(src),
             Buffer::Array(q) => q.push_locked(src, reopen),
             Buffer::List(q) => q.push_locked(src, reopen),
         }
@@ -149,6 +167,7 @@ impl<T> Buffer<T> {
     pub(crate) fn pop_into(&mut self, dst: &mut Slot<T>) -> bool {
         match self {
             Buffer::Zero => false,
+            Buffer::Small(r) => r.pop_into(dst),
             Buffer::Array(q) => q.pop_into(dst),
             Buffer::List(q) => q.pop_into(dst),
         }
@@ -159,6 +178,7 @@ impl<T> Buffer<T> {
     pub(crate) fn is_ready_to_recv(&self) -> bool {
         match self {
             Buffer::Zero => false,
+            Buffer::Small(r) => r.len() > 0,
             Buffer::Array(q) => q.is_ready(),
             Buffer::List(q) => q.is_ready(),
         }
@@ -168,7 +188,7 @@ impl<T> Buffer<T> {
     /// a sender, or closes the channel, or lost its last receiver).
     pub(crate) fn stop_fast(&self) {
         match self {
-            Buffer::Zero => {}
+            Buffer::Zero | Buffer::Small(_) => {}
             Buffer::Array(q) => q.stop_fast(),
             Buffer::List(q) => q.stop_fast(),
         }
@@ -179,6 +199,7 @@ impl<T> Buffer<T> {
     pub(crate) fn reserve(&self, reserved: usize) -> bool {
         match self {
             Buffer::Zero => false,
+            Buffer::Small(r) => r.len() + reserved < r.cap(),
             Buffer::Array(q) => q.reserve(reserved),
             Buffer::List(_) => true,
         }
@@ -190,6 +211,14 @@ impl<T> Buffer<T> {
     pub(crate) fn take_all(&mut self) -> Vec<T> {
         match self {
             Buffer::Zero => Vec::new(),
+            Buffer::Small(r) => {
+                let mut out = Vec::with_capacity(r.len());
+                let mut slot = Slot::empty();
+                while r.pop_into(&mut slot) {
+                    out.push(slot.take());
+                }
+                out
+            }
             Buffer::Array(q) => q.take_all(),
             Buffer::List(q) => q.take_all(),
         }

@@ -109,6 +109,9 @@ pub(crate) struct Channel<T> {
     pub(crate) never: bool,
     /// A timer channel (`inner.timer` is set): `len` counts a due fire.
     timed: bool,
+    /// Mirrors the length of a small buffer (`small.rs`) for a lock-free
+    /// `len` (0 for the others: a split queue's counts are read instead).
+    len: AtomicUsize,
     /// A buffered channel's senders' half (`split.rs`), which a plain
     /// send pushes to without the lock while nobody waits; it lives as
     /// long as `inner`'s buffer, which owns it.
@@ -340,6 +343,7 @@ impl<T> Channel<T> {
         Channel {
             cap: buf.capacity(),
             unlocked: buf.senders(),
+            len: AtomicUsize::new(0),
             inner: Lock::new(Inner {
                 buf,
                 sendq: WaitQueue::new(),
@@ -362,8 +366,11 @@ impl<T> Channel<T> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: the buffer owning it lives as long as `self`.
-        let n = unsafe { self.unlocked.len() };
+        let n = match self.unlocked {
+            Senders::None => self.len.load(Ordering::Relaxed),
+            // SAFETY: the buffer owning it lives as long as `self`.
+            _ => unsafe { self.unlocked.len() },
+        };
         if n == 0 && self.timed {
             return self.due_len();
         }
@@ -399,6 +406,15 @@ impl<T> Channel<T> {
             _ if !send => len > 0,
             Some(cap) => len < cap,
             None => true,
+        }
+    }
+
+    /// Updates the mirror of a small buffer's length after the locked step
+    /// changed it.
+    #[inline(always)]
+    fn mirror_len(&self, buf: &Buffer<T>) {
+        if let Buffer::Small(r) = buf {
+            self.len.store(r.len(), Ordering::Relaxed);
         }
     }
 
@@ -461,6 +477,7 @@ impl<T> Channel<T> {
         if inner.no_room() || !inner.buf.push_from(slot, reopen) {
             return Err(Fail::Full);
         }
+        self.mirror_len(&inner.buf);
         Ok(())
     }
 
@@ -482,6 +499,7 @@ impl<T> Channel<T> {
             // Room now: blocked senders' messages join the tail, moved from
             // their slots straight into the buffer.
             inner.refill(wakes);
+            self.mirror_len(&inner.buf);
             return Ok(Got::Done);
         }
         while let Some(mut c) = inner.sendq.pop() {
@@ -551,7 +569,9 @@ impl<T> Channel<T> {
             return false;
         }
         let reopen = inner.may_go_fast();
-        inner.buf.push_from(slot, reopen)
+        let pushed = inner.buf.push_from(slot, reopen);
+        self.mirror_len(&inner.buf);
+        pushed
     }
 
     /// Sends the message in `slot` without blocking; on failure it stays
@@ -637,6 +657,7 @@ impl<T> Channel<T> {
             if inner.sendq.is_empty() {
                 // SAFETY: `out` is the caller's `&mut`, unaliased here.
                 if !self.timed && inner.buf.pop_into(unsafe { &mut *out }) {
+                    self.mirror_len(&inner.buf);
                     return Ok(());
                 }
             }
@@ -777,6 +798,7 @@ impl<T> Channel<T> {
         let mut wakes = Wakes::default();
         inner.sendq.settle_all(CLOSED, |u| wakes.push(u));
         let dropped = inner.buf.take_all();
+        self.mirror_len(&inner.buf);
         unlock_then_wake(inner, wakes);
         drop(dropped);
     }
@@ -848,6 +870,7 @@ impl<T> Channel<T> {
                 debug_assert_ne!(r, Err(Fail::Full), "a reserved cell is free");
                 if r.is_err() {
                     inner.refill(&mut wakes);
+                    self.mirror_len(&inner.buf);
                 }
                 unlock_then_wake(inner, wakes);
                 r
@@ -873,6 +896,7 @@ impl<T> Channel<T> {
                 if inner.buf.capacity().is_some() {
                     inner.pending_send -= 1;
                     inner.refill(&mut wakes);
+                    self.mirror_len(&inner.buf);
                 }
                 unlock_then_wake(inner, wakes);
             }

@@ -17,6 +17,7 @@ mod lock;
 mod ring;
 pub(crate) mod select;
 mod slot;
+mod small;
 mod split;
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@
 //!
 //! Byte format ([`run_bytes`]): the first byte's top bit picks the kind (set:
 //! a [`Plan`] decoded from the remaining bytes, see [`Plan::decode`]; clear:
-//! a [`Program`] with capacity `CAPS[b0 % 5]`, one [`Op`] per following
+//! a [`Program`] with capacity `CAPS[b0 % 6]`, one [`Op`] per following
 //! byte, see [`Op::from_byte`]).
 #![allow(dead_code)]
 
@@ -47,12 +47,14 @@ pub(crate) enum Cap {
 }
 
 /// The capacities every program is run with.
-pub(crate) const CAPS: [Cap; 5] = [
+pub(crate) const CAPS: [Cap; 6] = [
     Cap::Bounded(0),
     Cap::Bounded(1),
     Cap::Bounded(2),
     Cap::Bounded(7),
     Cap::Unbounded,
+    // The least capacity with a split queue (`src/chan/buffer.rs`).
+    Cap::Bounded(16),
 ];
 
 impl Cap {

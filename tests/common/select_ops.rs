@@ -1,7 +1,7 @@
 //! Select programs and their model, shared by `tests/prop_select.rs`, the
 //! `select_ops` fuzz target and `tests/fuzz_corpus.rs`.
 //!
-//! A program runs on one thread over 3 channels (capacities 1, 2, 7 or
+//! A program runs on one thread over 3 channels (capacities 1, 2, 7, 16 or
 //! unbounded; an unbuffered channel could never complete a one-thread
 //! select) and interleaves `try_send`, `close`, and selects over a random
 //! subset of receive and send cases, with `default` (non-blocking), a
@@ -20,7 +20,7 @@ use std::time::Duration;
 use goro::{Receiver, Select, Sender, bounded, select, unbounded};
 
 /// Channel capacities the programs use (`None`: unbounded).
-pub(crate) const SELECT_CAPS: [Option<usize>; 4] = [Some(1), Some(2), Some(7), None];
+pub(crate) const SELECT_CAPS: [Option<usize>; 5] = [Some(1), Some(2), Some(7), None, Some(16)];
 
 /// One step of a program.
 #[derive(Debug, Clone)]

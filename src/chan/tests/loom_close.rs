@@ -3,7 +3,7 @@
 //! no message is lost or delivered twice on the way.
 
 use super::support::{
-    Flavor, Msg, Spawned, Tally, channel, drain, join2, join3, per_flavor, spawn,
+    Flavor, Msg, Spawned, Tally, channel, drain, fill, join2, join3, per_flavor, spawn,
 };
 use crate::chan::{SendError, Sender};
 
@@ -40,23 +40,23 @@ fn blocked_send_gets_message_back(flavor: Flavor) {
     loom::model(move || {
         let tally = Tally::new();
         let (tx, rx) = channel(flavor);
-        let prefill = flavor != Flavor::Zero;
-        if prefill {
-            tx.send(tally.msg(0)).unwrap();
+        let n = fill(flavor);
+        for id in 0..n {
+            tx.send(tally.msg(id)).unwrap();
         }
         let closer = tx.clone();
         let s = {
             let tally = tally.clone();
-            spawn(move || match tx.send(tally.msg(1)) {
-                Err(SendError(m)) => assert_eq!(m.id, 1),
+            spawn(move || match tx.send(tally.msg(n)) {
+                Err(SendError(m)) => assert_eq!(m.id, n),
                 Ok(()) => panic!("send on a full channel succeeded without a receiver"),
             })
         };
         assert!(closer.close());
         s.join();
-        assert_eq!(drain(&rx), if prefill { &[0][..] } else { &[] });
+        assert_eq!(drain(&rx), (0..n).collect::<Vec<_>>());
         drop((closer, rx));
-        assert_eq!(tally.dropped(), if prefill { 2 } else { 1 });
+        assert_eq!(tally.dropped(), n + 1);
     });
 }
 
@@ -68,6 +68,11 @@ fn close_hands_back_blocked_send_zero() {
 #[test]
 fn close_hands_back_blocked_send_one() {
     blocked_send_gets_message_back(Flavor::One);
+}
+
+#[test]
+fn close_hands_back_blocked_send_two() {
+    blocked_send_gets_message_back(Flavor::Two);
 }
 
 /// A thread that sends message `id` on `tx`: `true` if it went through,

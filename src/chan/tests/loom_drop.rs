@@ -3,7 +3,7 @@
 //! the last `Receiver` fails every send with its message handed back and
 //! drops the buffered messages, each exactly once.
 
-use super::support::{Flavor, Tally, channel, drain, join2, per_flavor, spawn};
+use super::support::{Flavor, Tally, channel, drain, fill, join2, per_flavor, spawn};
 use crate::chan::SendError;
 
 /// Two senders race to be the last one dropped (one sends first) while the
@@ -71,16 +71,16 @@ fn both_sides_drop(flavor: Flavor) {
     loom::model(move || {
         let tally = Tally::new();
         let (tx, rx) = channel(flavor);
-        let prefill = flavor != Flavor::Zero;
-        if prefill {
-            tx.send(tally.msg(0)).unwrap();
+        let n = fill(flavor);
+        for id in 0..n {
+            tx.send(tally.msg(id)).unwrap();
         }
         let s = {
             let tally = tally.clone();
             spawn(move || {
-                let r = tx.send(tally.msg(1));
+                let r = tx.send(tally.msg(n));
                 if let Err(SendError(m)) = &r {
-                    assert_eq!(m.id, 1);
+                    assert_eq!(m.id, n);
                 }
                 r.is_ok()
             })
@@ -93,7 +93,7 @@ fn both_sides_drop(flavor: Flavor) {
                 "a send to a full channel completed without a receiver"
             );
         }
-        assert_eq!(tally.dropped(), if prefill { 2 } else { 1 });
+        assert_eq!(tally.dropped(), n + 1);
     });
 }
 

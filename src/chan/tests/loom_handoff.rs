@@ -2,7 +2,7 @@
 //! exactly once, in send order per sender, whether it goes through the
 //! buffer, directly to a blocked receiver, or from a blocked sender.
 
-use super::support::{Flavor, Msg, Tally, channel, drain, join2, per_flavor, spawn};
+use super::support::{Flavor, Msg, Tally, channel, drain, fill, join2, per_flavor, spawn};
 
 /// One sender, one receiver, two messages; dropping the sender ends the
 /// receiver's loop (its blocked `recv` wakes with `Err`).
@@ -117,29 +117,42 @@ fn zero_two_receivers_one_message() {
     });
 }
 
-/// Capacity 1: the receive that frees the slot moves the blocked sender's
-/// message into it and completes that send, so the sender finishes with
-/// no further receive (and the buffer then holds its message).
-#[test]
-fn one_freed_slot_completes_blocked_send() {
-    loom::model(|| {
+/// A full buffer: the receive that frees a cell moves the blocked
+/// sender's message into it and completes that send, so the sender
+/// finishes with no further receive (and the buffer is full again).
+fn freed_slot_completes_blocked_send(flavor: Flavor) {
+    loom::model(move || {
         let tally = Tally::new();
-        let (tx, rx) = channel(Flavor::One);
+        let (tx, rx) = channel(flavor);
+        let n = fill(flavor);
         let s = {
             let tally = tally.clone();
             spawn(move || {
-                tx.send(tally.msg(0)).unwrap();
-                tx.send(tally.msg(1)).unwrap();
+                for id in 0..=n {
+                    tx.send(tally.msg(id)).unwrap();
+                }
                 tx
             })
         };
         assert_eq!(rx.recv().unwrap().id, 0);
         let tx = s.join();
-        assert_eq!(rx.len(), 1);
-        assert_eq!(rx.try_recv().unwrap().id, 1);
+        assert_eq!(rx.len(), n);
+        for id in 1..=n {
+            assert_eq!(rx.try_recv().unwrap().id, id);
+        }
         drop((tx, rx));
-        assert_eq!(tally.dropped(), 2);
+        assert_eq!(tally.dropped(), n + 1);
     });
+}
+
+#[test]
+fn one_freed_slot_completes_blocked_send() {
+    freed_slot_completes_blocked_send(Flavor::One);
+}
+
+#[test]
+fn a_freed_split_slot_completes_blocked_send() {
+    freed_slot_completes_blocked_send(Flavor::Two);
 }
 
 /// Unbounded (two cells per block under loom): a sender's five messages
@@ -164,5 +177,34 @@ fn unbounded_crosses_and_recycles_blocks() {
         s.join();
         drop(rx);
         assert_eq!(tally.dropped(), 5);
+    });
+}
+
+/// A split ring (`split.rs`) full, a sender queued on it, and a second
+/// sender whose send may skip the lock: the receive that frees a cell
+/// hands it to the queued sender, never to the second one (a queued
+/// sender clears `fast`, invariant 2). Every message arrives once, the
+/// first sender's before the second's only if it queued first.
+#[test]
+fn a_queued_sender_keeps_its_cell_from_a_lock_free_send() {
+    loom::model(|| {
+        let tally = Tally::new();
+        let (tx, rx) = channel(Flavor::Two);
+        for id in 0..2 {
+            tx.send(tally.msg(id)).unwrap();
+        }
+        let spawn_sender = |id| {
+            let (tx, tally) = (tx.clone(), tally.clone());
+            spawn(move || tx.send(tally.msg(id)).unwrap())
+        };
+        let (a, b) = (spawn_sender(2), spawn_sender(3));
+        drop(tx);
+        let got = drain(&rx);
+        join2(a, b);
+        assert_eq!(got[..2], [0, 1], "the buffered messages first");
+        let mut rest = got[2..].to_vec();
+        rest.sort_unstable();
+        assert_eq!(rest, [2, 3], "received {got:?}");
+        assert_eq!(tally.dropped(), 4);
     });
 }

@@ -165,14 +165,13 @@ fn selecting_sender_pairs_with_receiver() {
 /// pass, each case under its own lock, or its locked pass takes exactly
 /// one message; the other stays in its channel, nothing is lost or taken
 /// twice, and no registration is left behind.
-#[test]
-fn select_over_buffered_channels_races_two_senders() {
+fn select_over_buffered_channels(cap: usize) {
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(1);
-    model.check(|| {
+    model.check(move || {
         let tally = Tally::new();
-        let (tx1, rx1) = bounded::<Msg>(1);
-        let (tx2, rx2) = bounded::<Msg>(1);
+        let (tx1, rx1) = bounded::<Msg>(cap);
+        let (tx2, rx2) = bounded::<Msg>(cap);
         let (m1, m2) = (tally.msg(1), tally.msg(2));
         let a = spawn(move || tx1.send(m1).unwrap());
         let b = spawn(move || tx2.send(m2).unwrap());
@@ -195,6 +194,17 @@ fn select_over_buffered_channels_races_two_senders() {
         assert_eq!(rx2.chan.queued(), (0, 0), "registration left on rx2");
         assert_eq!(tally.dropped(), 2);
     });
+}
+
+#[test]
+fn select_over_buffered_channels_races_two_senders() {
+    select_over_buffered_channels(1);
+}
+
+/// The same over split rings (`split.rs`), whose sends skip the lock.
+#[test]
+fn select_over_split_channels_races_two_senders() {
+    select_over_buffered_channels(2);
 }
 
 /// A `Select::ready` waiting on a send case, then a receiver that finds
@@ -224,17 +234,72 @@ fn ready_wakes_when_a_peer_blocks() {
     });
 }
 
-/// A selecting sender blocked on a full capacity-1 channel, and a plain
-/// sender: the receive that frees the cell serves the first queued of them
-/// (a selecting one gets the cell reserved, `RESERVED`, and completes into
-/// it). Every message arrives once, nothing stays reserved or queued.
-#[test]
-fn a_freed_cell_is_reserved_for_a_selecting_sender() {
+/// A selecting sender blocked on a full channel of capacity `cap`, and a
+/// plain sender: the receive that frees a cell serves the first queued of
+/// them (a selecting one gets the cell reserved, `RESERVED`, and completes
+/// into it). Every message arrives once, nothing stays reserved or queued.
+fn freed_cell_reserved(cap: usize) {
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(1);
+    model.check(move || {
+        let tally = Tally::new();
+        let (tx, rx) = bounded::<Msg>(cap);
+        let (_stop_tx, stop) = bounded::<()>(0);
+        for id in 0..cap {
+            tx.send(tally.msg(id)).unwrap();
+        }
+        let a = {
+            let (tx, tally) = (tx.clone(), tally.clone());
+            spawn(move || {
+                select! {
+                    send(tx, tally.msg(cap)) -> r => r.unwrap(),
+                    recv(stop) -> _ => panic!("stop stays open"),
+                }
+            })
+        };
+        let b = {
+            let tally = tally.clone();
+            spawn(move || tx.send(tally.msg(cap + 1)).unwrap())
+        };
+        let mut got: Vec<usize> = (0..cap + 2).map(|_| rx.recv().unwrap().id).collect();
+        assert_eq!(
+            got[..cap],
+            (0..cap).collect::<Vec<_>>(),
+            "the buffered messages first"
+        );
+        got.sort_unstable();
+        assert_eq!(got, (0..cap + 2).collect::<Vec<_>>());
+        a.join();
+        b.join();
+        assert_eq!(rx.chan.queued(), (0, 0), "nothing left queued");
+        assert_eq!(rx.len(), 0);
+        assert_eq!(tally.dropped(), cap + 2);
+    });
+}
+
+#[test]
+fn a_freed_cell_is_reserved_for_a_selecting_sender() {
+    freed_cell_reserved(1);
+}
+
+/// The same on a split ring (`split.rs`): the reservation also keeps
+/// plain sends, which may skip the lock, off the reserved cell.
+#[test]
+fn a_freed_split_cell_is_reserved_for_a_selecting_sender() {
+    freed_cell_reserved(2);
+}
+
+/// A selecting sender that reserves the last free cell of a split ring
+/// (`split.rs`) as a plain sender races it: the reservation clears `fast`
+/// (invariant 2), so the plain send cannot take the reserved cell; it
+/// waits for room instead. Every message arrives once.
+#[test]
+fn a_reservation_keeps_lock_free_sends_off_its_cell() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
     model.check(|| {
         let tally = Tally::new();
-        let (tx, rx) = bounded::<Msg>(1);
+        let (tx, rx) = bounded::<Msg>(2);
         let (_stop_tx, stop) = bounded::<()>(0);
         tx.send(tally.msg(0)).unwrap();
         let a = {
@@ -257,7 +322,6 @@ fn a_freed_cell_is_reserved_for_a_selecting_sender() {
         a.join();
         b.join();
         assert_eq!(rx.chan.queued(), (0, 0), "nothing left queued");
-        assert_eq!(rx.len(), 0);
         assert_eq!(tally.dropped(), 3);
     });
 }

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::support::{Flavor, Tally, channel, drain, per_flavor, spawn};
+use super::support::{Flavor, Tally, channel, drain, fill, per_flavor, spawn};
 use crate::chan::{RecvTimeoutError, SendTimeoutError};
 
 /// A deadline no execution reaches.
@@ -59,22 +59,22 @@ fn send_deadline_races_recv(flavor: Flavor) {
     loom::model(move || {
         let tally = Tally::new();
         let (tx, rx) = channel(flavor);
-        let prefill = flavor != Flavor::Zero;
-        if prefill {
-            tx.send(tally.msg(0)).unwrap();
+        let n = fill(flavor);
+        for id in 0..n {
+            tx.send(tally.msg(id)).unwrap();
         }
         let r = spawn(move || drain(&rx));
-        match tx.send_deadline(tally.msg(1), Instant::now()) {
+        match tx.send_deadline(tally.msg(n), Instant::now()) {
             Ok(()) => {}
             Err(SendTimeoutError::Timeout(m)) => {
-                assert_eq!(m.id, 1, "another message came back");
+                assert_eq!(m.id, n, "another message came back");
                 tx.send_deadline(m, far()).unwrap();
             }
             Err(SendTimeoutError::Closed(_)) => panic!("closed with a receiver alive"),
         }
         drop(tx);
         let got = r.join();
-        assert_eq!(got, if prefill { &[0, 1][..] } else { &[1] });
+        assert_eq!(got, (0..=n).collect::<Vec<_>>());
         assert_eq!(tally.dropped(), got.len());
     });
 }
@@ -87,6 +87,11 @@ fn send_deadline_hands_back_message_zero() {
 #[test]
 fn send_deadline_hands_back_message_one() {
     send_deadline_races_recv(Flavor::One);
+}
+
+#[test]
+fn send_deadline_hands_back_message_two() {
+    send_deadline_races_recv(Flavor::Two);
 }
 
 /// A receive with a far deadline, queued or not, racing `close`: the error

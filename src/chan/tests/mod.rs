@@ -38,21 +38,36 @@ mod support {
     use crate::loom::sync::Arc;
     use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    /// The three buffers of `buffer.rs`, at their smallest interesting size.
+    /// The buffers of `buffer.rs`, at their smallest interesting size.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub(super) enum Flavor {
         /// `bounded(0)`: every send is a rendezvous.
         Zero,
-        /// `bounded(1)`: one message fills it.
+        /// `bounded(1)`: one message fills it (a small ring, whole under the
+        /// channel's lock).
         One,
+        /// `bounded(2)`: a split ring (`split.rs`; split from capacity 2
+        /// under loom), whose plain sends may skip the channel's lock.
+        Two,
         /// `unbounded()`: sends never block.
         Unbounded,
+    }
+
+    /// Messages that fill the flavor's buffer (one for unbounded: it is
+    /// never full).
+    pub(super) fn fill(flavor: Flavor) -> usize {
+        match flavor {
+            Flavor::Zero => 0,
+            Flavor::One | Flavor::Unbounded => 1,
+            Flavor::Two => 2,
+        }
     }
 
     pub(super) fn channel<T>(flavor: Flavor) -> (Sender<T>, Receiver<T>) {
         match flavor {
             Flavor::Zero => bounded(0),
             Flavor::One => bounded(1),
+            Flavor::Two => bounded(2),
             Flavor::Unbounded => unbounded(),
         }
     }
@@ -187,6 +202,11 @@ mod support {
                 #[test]
                 fn one() {
                     $model(Flavor::One);
+                }
+
+                #[test]
+                fn two() {
+                    $model(Flavor::Two);
                 }
 
                 #[test]
