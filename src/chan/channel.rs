@@ -861,6 +861,11 @@ impl<T> Channel<T> {
                 Ok(())
             }
             SendReady::Reserved => {
+                // Unbounded: no cell was reserved, and the push may skip the
+                // lock as a plain send's would (`split.rs`).
+                if self.cap.is_none() && self.push_unlocked(slot) {
+                    return Ok(());
+                }
                 let mut inner = self.inner.lock();
                 let mut wakes = Wakes::default();
                 if inner.buf.capacity().is_some() {

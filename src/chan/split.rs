@@ -50,7 +50,7 @@ use crossbeam_utils::CachePadded;
 
 use super::lock::Lock;
 use super::slot::Slot;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Where a queue's messages live: which cell the next push fills and the
 /// next pop empties (invariant 3 says when each may be touched).
@@ -96,9 +96,17 @@ struct Tail<P> {
     /// `Back::popped` as last read: a bounded queue rereads it only when it
     /// looks full.
     popped_seen: usize,
+}
+
+/// The senders' line of a [`Back`]: their lock, and beside it `fast`.
+struct TailLine<P> {
+    lock: Lock<Tail<P>>,
     /// Whether a plain send may push without the channel's lock
-    /// (invariant 2).
-    fast: bool,
+    /// (invariant 2). Written only under both locks, so a holder of either
+    /// reads it exactly: a sender under `lock` (after a first look without
+    /// it, a hint that spares the lock when it is clear), a holder of the
+    /// channel's lock without `lock`.
+    fast: AtomicBool,
 }
 
 /// The senders' half of a buffered queue, shared by every handle of the
@@ -118,7 +126,7 @@ pub(crate) struct Back<T, C: Cells<T>> {
     /// Messages popped so far: written by receivers under the channel's
     /// lock, read by senders (when the queue looks full) and `len`.
     popped: CachePadded<AtomicUsize>,
-    tail: CachePadded<Lock<Tail<C::Tail>>>,
+    tail: CachePadded<TailLine<C::Tail>>,
     /// `Tail::pushed`, published after each push (release, invariant 3).
     pushed: CachePadded<AtomicUsize>,
     _msgs: std::marker::PhantomData<T>,
@@ -130,8 +138,11 @@ impl<T, C: Cells<T>> Back<T, C> {
     /// the locked path.
     #[inline]
     pub(crate) fn push_fast(&self, src: &mut Slot<T>) -> bool {
-        let mut t = self.tail.lock();
-        if !t.fast || !self.has_room(&mut t, 0) {
+        if !self.tail.fast.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut t = self.tail.lock.lock();
+        if !self.tail.fast.load(Ordering::Relaxed) || !self.has_room(&mut t, 0) {
             return false;
         }
         self.push(&mut t, src);
@@ -193,12 +204,14 @@ impl<T, C: Cells<T>> Queue<T, C> {
         let back = Box::new(Back {
             cells: CachePadded::new(cells),
             popped: CachePadded::new(AtomicUsize::new(0)),
-            tail: CachePadded::new(Lock::new(Tail {
-                pos,
-                pushed: 0,
-                popped_seen: 0,
-                fast: true,
-            })),
+            tail: CachePadded::new(TailLine {
+                lock: Lock::new(Tail {
+                    pos,
+                    pushed: 0,
+                    popped_seen: 0,
+                }),
+                fast: AtomicBool::new(true),
+            }),
             pushed: CachePadded::new(AtomicUsize::new(0)),
             _msgs: std::marker::PhantomData,
         });
@@ -255,11 +268,13 @@ impl<T, C: Cells<T>> Queue<T, C> {
     #[must_use]
     pub(crate) fn push_locked(&self, src: &mut Slot<T>, reopen: bool) -> bool {
         let back = self.back_ref();
-        let mut t = back.tail.lock();
+        let mut t = back.tail.lock.lock();
         if !back.has_room(&mut t, 0) {
             return false;
         }
-        t.fast = reopen;
+        if back.tail.fast.load(Ordering::Relaxed) != reopen {
+            back.tail.fast.store(reopen, Ordering::Relaxed);
+        }
         back.push(&mut t, src);
         true
     }
@@ -269,11 +284,11 @@ impl<T, C: Cells<T>> Queue<T, C> {
     /// takes it. Under the channel's lock.
     pub(crate) fn reserve(&self, reserved: usize) -> bool {
         let back = self.back_ref();
-        let mut t = back.tail.lock();
+        let mut t = back.tail.lock.lock();
         if !back.has_room(&mut t, reserved) {
             return false;
         }
-        t.fast = false;
+        back.tail.fast.store(false, Ordering::Relaxed);
         true
     }
 
@@ -281,7 +296,11 @@ impl<T, C: Cells<T>> Queue<T, C> {
     /// which the caller holds (it is about to queue a sender, or closes
     /// the channel, or lost its last receiver).
     pub(crate) fn stop_fast(&self) {
-        self.back_ref().tail.lock().fast = false;
+        let back = self.back_ref();
+        if back.tail.fast.load(Ordering::Relaxed) {
+            let _t = back.tail.lock.lock();
+            back.tail.fast.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Under the channel's lock: if the queue is empty, clears `fast` and
@@ -289,11 +308,16 @@ impl<T, C: Cells<T>> Queue<T, C> {
     /// if a message arrived.
     fn stop_fast_if_empty(back: &Back<T, C>) -> bool {
         let popped = back.popped.load(Ordering::Relaxed);
-        let mut t = back.tail.lock();
+        if !back.tail.fast.load(Ordering::Relaxed) {
+            // Already clear, and only we (holding the channel's lock) could
+            // set it: nothing is pushed meanwhile, `pushed` is final.
+            return back.pushed.load(Ordering::Acquire) == popped;
+        }
+        let t = back.tail.lock.lock();
         if t.pushed != popped {
             return false;
         }
-        t.fast = false;
+        back.tail.fast.store(false, Ordering::Relaxed);
         true
     }
 
