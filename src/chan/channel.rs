@@ -98,6 +98,12 @@ pub(crate) enum Fail {
 #[repr(C, align(64))]
 pub(crate) struct Channel<T> {
     pub(crate) inner: Lock<Inner<T>>,
+    /// Mirrors the length of a small buffer (`small.rs`) for a lock-free
+    /// `len` (0 for the others: a split queue's counts are read instead).
+    /// Beside the ring's indices, on the line every operation writes
+    /// anyway: at the end of the struct it was one more line moving
+    /// between cores per message.
+    len: AtomicUsize,
     /// Mirrors `inner.closed || inner.no_receivers` for lock-free reads.
     closed: AtomicBool,
     /// `None` when unbounded.
@@ -109,9 +115,6 @@ pub(crate) struct Channel<T> {
     pub(crate) never: bool,
     /// A timer channel (`inner.timer` is set): `len` counts a due fire.
     timed: bool,
-    /// Mirrors the length of a small buffer (`small.rs`) for a lock-free
-    /// `len` (0 for the others: a split queue's counts are read instead).
-    len: AtomicUsize,
     /// A buffered channel's senders' half (`split.rs`), which a plain
     /// send pushes to without the lock while nobody waits; it lives as
     /// long as `inner`'s buffer, which owns it.
@@ -1025,5 +1028,24 @@ mod layout_tests {
         ] {
             assert!(end <= 64, "a field of unbuffered operations ends at {end}");
         }
+    }
+
+    /// A small buffered channel's operation writes its second line (the
+    /// ring's indices, at the end of the buffer) and the length mirror
+    /// that spinning peers read: the same line.
+    #[test]
+    fn a_small_buffered_operation_writes_two_cache_lines() {
+        type C = Channel<u64>;
+        let buf_end = offset_of!(C, inner)
+            + 8
+            + offset_of!(Inner<u64>, buf)
+            + std::mem::size_of::<super::Buffer<u64>>();
+        assert_eq!((buf_end - 1) / 64, 1, "the buffer ends at {buf_end}");
+        assert_eq!(
+            offset_of!(C, len) / 64,
+            1,
+            "the mirror is at {}",
+            offset_of!(C, len)
+        );
     }
 }
