@@ -164,9 +164,11 @@ impl<T> Timed<T> {
 // SAFETY: the queues hold pointers to waiters on other threads' stacks;
 // they are only dereferenced under the lock, following the protocol of
 // `waiter.rs`, and carry messages of type `T` between threads: `T: Send`
-// suffices, as for a `Mutex<VecDeque<T>>`.
+// suffices, as for a `Mutex<VecDeque<T>>`. `unlocked` points to the
+// buffer's senders' half, which lives as long as the channel and is used
+// only through its own lock and atomics (`split.rs`).
 unsafe impl<T: Send> Send for Channel<T> {}
-// SAFETY: as above; all shared access goes through the lock or atomics.
+// SAFETY: as above; all shared access goes through the locks or atomics.
 unsafe impl<T: Send> Sync for Channel<T> {}
 
 /// What a blocked party waits on, for `Runtime::dump`.

@@ -1,6 +1,7 @@
 //! A buffered channel's queue, split in two halves so that a plain send
 //! can skip the channel's lock: the protocol shared by the ring of
-//! `bounded(n)` (`ring.rs`) and the block list of `unbounded()`
+//! `bounded(n)` from `buffer::SPLIT_MIN_CAP` cells on (`ring.rs`; smaller
+//! rings stay whole, `small.rs`) and the block list of `unbounded()`
 //! (`list.rs`), which only say where a message's cell is ([`Cells`]).
 //!
 //! * [`Back`], the senders' half, on the heap: its own small lock over the
