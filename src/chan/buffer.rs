@@ -194,14 +194,14 @@ impl<T> Buffer<T> {
         }
     }
 
-    /// Reserves a cell for a selecting sender if there is room beside the
-    /// `reserved` ones (an unbounded buffer needs no reservation: `true`).
+    /// Reserves a cell for a selecting sender; the caller found room
+    /// beside the `reserved` ones (`!is_full_with`), which only a split
+    /// ring must check again, under its senders' lock (and an unbounded
+    /// buffer needs no reservation).
     pub(crate) fn reserve(&self, reserved: usize) -> bool {
         match self {
-            Buffer::Zero => false,
-            Buffer::Small(r) => r.len() + reserved < r.cap(),
             Buffer::Array(q) => q.reserve(reserved),
-            Buffer::List(_) => true,
+            _ => true,
         }
     }
 
@@ -209,19 +209,12 @@ impl<T> Buffer<T> {
     /// the lock (nothing is pushed once the last receiver is gone, the only
     /// caller's case).
     pub(crate) fn take_all(&mut self) -> Vec<T> {
-        match self {
-            Buffer::Zero => Vec::new(),
-            Buffer::Small(r) => {
-                let mut out = Vec::with_capacity(r.len());
-                let mut slot = Slot::empty();
-                while r.pop_into(&mut slot) {
-                    out.push(slot.take());
-                }
-                out
-            }
-            Buffer::Array(q) => q.take_all(),
-            Buffer::List(q) => q.take_all(),
+        let mut out = Vec::with_capacity(self.len());
+        let mut slot = Slot::empty();
+        while self.pop_into(&mut slot) {
+            out.push(slot.take());
         }
+        out
     }
 }
 

@@ -305,6 +305,24 @@ impl<T> Inner<T> {
         self.closed || self.no_receivers
     }
 
+    /// The wait queue a waiter is about to join (`send`: `sendq`), for a
+    /// blocked call or a select. Taken before the waiter is built (a
+    /// blocked call's frame: 8 fewer instructions a ping-pong round trip
+    /// than after, callgrind).
+    #[inline(always)]
+    fn queue_to_join(&mut self, send: bool) -> &mut WaitQueue<T> {
+        if send {
+            // No plain send may overtake a queued sender (`split.rs`,
+            // invariant 2).
+            self.buf.stop_fast();
+            &mut self.sendq
+        } else {
+            // A receiver's failed look at the buffer, under this same lock
+            // hold, already stopped plain sends from skipping the lock.
+            &mut self.recvq
+        }
+    }
+
     /// Whether plain sends may skip the lock after a push made under it:
     /// open, nobody queued, no cell reserved (`split.rs`, invariant 2).
     #[inline]
@@ -736,16 +754,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         send: bool,
     ) -> Option<Result<(), Fail>> {
-        let q = if send {
-            // As in `register_locked`.
-            inner.buf.stop_fast();
-            &mut inner.sendq
-        } else {
-            // The reserve step's failed pop, under this same lock hold,
-            // stopped plain sends from skipping the lock (`split.rs`,
-            // invariant 2).
-            &mut inner.recvq
-        };
+        let q = inner.queue_to_join(send);
         let cell = WaitCell::new();
         let w = Waiter::new(&cell, 0, slot);
         // SAFETY: `cell` and `w` live in this frame and `slot` in the
@@ -920,16 +929,8 @@ impl<T> Channel<T> {
     /// # Safety
     /// As for [`WaitQueue::push`].
     pub(crate) unsafe fn register_locked(&self, inner: &mut Inner<T>, w: &Waiter, send: bool) {
-        let q = if send {
-            // No plain send may overtake a queued sender (`split.rs`,
-            // invariant 2; a receiver's failed look already saw to it).
-            inner.buf.stop_fast();
-            &mut inner.sendq
-        } else {
-            &mut inner.recvq
-        };
         // SAFETY: the caller's contract.
-        unsafe { q.push(w) };
+        unsafe { inner.queue_to_join(send).push(w) };
     }
 
     /// Takes a select's waiter out if still queued. Caller holds the lock.

@@ -1,5 +1,6 @@
-//! The cells of a bounded channel (`bounded(n)`, n >= 1): a ring of `n`
-//! cells allocated once, for the split queue of `split.rs`.
+//! The cells of a larger bounded channel (`bounded(n)`, `n >=
+//! buffer::SPLIT_MIN_CAP`): a ring of `n` cells allocated once, for the
+//! split queue of `split.rs`.
 //!
 //! Positions wrap by a compare and a subtraction, never a division (a
 //! 64-bit `%` alone cost more than the rest of a push). Which cells hold
@@ -9,13 +10,8 @@
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
+use super::small::wrap;
 use super::split::Cells;
-
-/// `i + 1` wrapped into `0..cap`, for `i < cap`.
-#[inline(always)]
-fn next(i: usize, cap: usize) -> usize {
-    if i + 1 == cap { 0 } else { i + 1 }
-}
 
 /// `cap` cells, shared by the senders (who write them under the queue's
 /// tail lock) and the receivers (who read them under the channel's lock).
@@ -42,6 +38,15 @@ impl<T> RingCells<T> {
         // SAFETY: `i < cap`, inside the allocation.
         unsafe { self.cells.as_ptr().add(i).cast() }
     }
+
+    /// The cell at position `pos`, which moves on to the next one (the
+    /// same step for the senders' tail and the receivers' head).
+    #[inline(always)]
+    fn take_cell(&self, pos: &mut usize) -> *mut T {
+        let cell = self.cell(*pos);
+        *pos = wrap(*pos + 1, self.cap);
+        cell
+    }
 }
 
 impl<T> Cells<T> for RingCells<T> {
@@ -60,16 +65,12 @@ impl<T> Cells<T> for RingCells<T> {
 
     #[inline(always)]
     unsafe fn push_cell(&self, tail: &mut usize) -> *mut T {
-        let cell = self.cell(*tail);
-        *tail = next(*tail, self.cap);
-        cell
+        self.take_cell(tail)
     }
 
     #[inline(always)]
     unsafe fn pop_cell(&self, head: &mut usize) -> *mut T {
-        let cell = self.cell(*head);
-        *head = next(*head, self.cap);
-        cell
+        self.take_cell(head)
     }
 
     unsafe fn drop_all(&mut self, head: &usize, n: usize) {
@@ -78,7 +79,7 @@ impl<T> Cells<T> for RingCells<T> {
             // SAFETY: the `n` cells from `head` hold messages (the
             // contract); each is dropped once.
             unsafe { self.cell(i).drop_in_place() };
-            i = next(i, self.cap);
+            i = wrap(i + 1, self.cap);
         }
         // SAFETY: from `Box::leak` of a slice of `cap` cells in `new`, freed
         // once; its cells hold no message now.

@@ -13,9 +13,9 @@ use std::mem::MaybeUninit;
 
 use super::slot::Slot;
 
-/// `i` wrapped into `0..cap`, for `i < 2 * cap`.
+/// `i` wrapped into `0..cap`, for `i < 2 * cap` (`ring.rs` too).
 #[inline]
-fn wrap(i: usize, cap: usize) -> usize {
+pub(super) fn wrap(i: usize, cap: usize) -> usize {
     if i >= cap { i - cap } else { i }
 }
 

@@ -309,10 +309,13 @@ impl<T, C: Cells<T>> Queue<T, C> {
     /// if a message arrived.
     fn stop_fast_if_empty(back: &Back<T, C>) -> bool {
         let popped = back.popped.load(Ordering::Relaxed);
+        if back.pushed.load(Ordering::Acquire) != popped {
+            return false;
+        }
         if !back.tail.fast.load(Ordering::Relaxed) {
             // Already clear, and only we (holding the channel's lock) could
-            // set it: nothing is pushed meanwhile, `pushed` is final.
-            return back.pushed.load(Ordering::Acquire) == popped;
+            // set it: nothing is pushed meanwhile.
+            return true;
         }
         let t = back.tail.lock.lock();
         if t.pushed != popped {
@@ -325,11 +328,7 @@ impl<T, C: Cells<T>> Queue<T, C> {
     /// Whether a receive would find a message; if not, clears `fast`
     /// (invariant 2), as a receive that may queue a waiter next must.
     pub(crate) fn is_ready(&self) -> bool {
-        let back = self.back_ref();
-        let popped = back.popped.load(Ordering::Relaxed);
-        self.known > 0
-            || back.pushed.load(Ordering::Acquire) != popped
-            || !Self::stop_fast_if_empty(back)
+        self.known > 0 || !Self::stop_fast_if_empty(self.back_ref())
     }
 
     /// Moves the oldest message into the empty `dst`; `false` if empty,
@@ -358,18 +357,6 @@ impl<T, C: Cells<T>> Queue<T, C> {
         self.known -= 1;
         back.popped.store(popped + 1, Ordering::Release);
         true
-    }
-
-    /// Takes every queued message out, in order (the last receiver is gone
-    /// and `fast` is cleared: nothing is pushed any more, so the pops that
-    /// come back empty are final).
-    pub(crate) fn take_all(&mut self) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len());
-        let mut slot = Slot::empty();
-        while self.pop_into(&mut slot) {
-            out.push(slot.take());
-        }
-        out
     }
 }
 
@@ -435,7 +422,9 @@ mod tests {
         assert!(fast(&q, 7));
         q.stop_fast();
         assert!(!fast(&q, 8), "stopped");
-        assert_eq!(q.take_all(), vec![6, 7]);
+        assert_eq!(pop(&mut q), Some(6));
+        assert_eq!(pop(&mut q), Some(7));
+        assert_eq!(pop(&mut q), None);
         assert!(!q.is_ready());
     }
 

@@ -234,94 +234,70 @@ fn ready_wakes_when_a_peer_blocks() {
     });
 }
 
-/// A selecting sender blocked on a full channel of capacity `cap`, and a
-/// plain sender: the receive that frees a cell serves the first queued of
-/// them (a selecting one gets the cell reserved, `RESERVED`, and completes
-/// into it). Every message arrives once, nothing stays reserved or queued.
-fn freed_cell_reserved(cap: usize) {
+/// A selecting sender and a plain sender racing for the cells of a
+/// channel of capacity `cap` that holds `prefill` messages: if it is full,
+/// the receive that frees a cell serves the first queued of them (a
+/// selecting one gets the cell reserved, `RESERVED`, and completes into
+/// it); if not, the select reserves the free cell, which the plain send
+/// must not take. Every message arrives once, nothing stays reserved or
+/// queued. Explored with `preemptions` preemptions.
+fn cell_reserved(cap: usize, prefill: usize, preemptions: usize) {
     let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(1);
+    model.preemption_bound = Some(preemptions);
     model.check(move || {
         let tally = Tally::new();
         let (tx, rx) = bounded::<Msg>(cap);
         let (_stop_tx, stop) = bounded::<()>(0);
-        for id in 0..cap {
+        for id in 0..prefill {
             tx.send(tally.msg(id)).unwrap();
         }
         let a = {
             let (tx, tally) = (tx.clone(), tally.clone());
             spawn(move || {
                 select! {
-                    send(tx, tally.msg(cap)) -> r => r.unwrap(),
+                    send(tx, tally.msg(prefill)) -> r => r.unwrap(),
                     recv(stop) -> _ => panic!("stop stays open"),
                 }
             })
         };
         let b = {
             let tally = tally.clone();
-            spawn(move || tx.send(tally.msg(cap + 1)).unwrap())
+            spawn(move || tx.send(tally.msg(prefill + 1)).unwrap())
         };
-        let mut got: Vec<usize> = (0..cap + 2).map(|_| rx.recv().unwrap().id).collect();
+        let n = prefill + 2;
+        let mut got: Vec<usize> = (0..n).map(|_| rx.recv().unwrap().id).collect();
         assert_eq!(
-            got[..cap],
-            (0..cap).collect::<Vec<_>>(),
+            got[..prefill],
+            (0..prefill).collect::<Vec<_>>(),
             "the buffered messages first"
         );
         got.sort_unstable();
-        assert_eq!(got, (0..cap + 2).collect::<Vec<_>>());
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
         a.join();
         b.join();
         assert_eq!(rx.chan.queued(), (0, 0), "nothing left queued");
         assert_eq!(rx.len(), 0);
-        assert_eq!(tally.dropped(), cap + 2);
+        assert_eq!(tally.dropped(), n);
     });
 }
 
 #[test]
 fn a_freed_cell_is_reserved_for_a_selecting_sender() {
-    freed_cell_reserved(1);
+    cell_reserved(1, 1, 1);
 }
 
 /// The same on a split ring (`split.rs`): the reservation also keeps
 /// plain sends, which may skip the lock, off the reserved cell.
 #[test]
 fn a_freed_split_cell_is_reserved_for_a_selecting_sender() {
-    freed_cell_reserved(2);
+    cell_reserved(2, 2, 1);
 }
 
 /// A selecting sender that reserves the last free cell of a split ring
 /// (`split.rs`) as a plain sender races it: the reservation clears `fast`
 /// (invariant 2), so the plain send cannot take the reserved cell; it
-/// waits for room instead. Every message arrives once.
+/// waits for room instead.
 #[test]
 fn a_reservation_keeps_lock_free_sends_off_its_cell() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(2);
-    model.check(|| {
-        let tally = Tally::new();
-        let (tx, rx) = bounded::<Msg>(2);
-        let (_stop_tx, stop) = bounded::<()>(0);
-        tx.send(tally.msg(0)).unwrap();
-        let a = {
-            let (tx, tally) = (tx.clone(), tally.clone());
-            spawn(move || {
-                select! {
-                    send(tx, tally.msg(1)) -> r => r.unwrap(),
-                    recv(stop) -> _ => panic!("stop stays open"),
-                }
-            })
-        };
-        let b = {
-            let tally = tally.clone();
-            spawn(move || tx.send(tally.msg(2)).unwrap())
-        };
-        let mut got: Vec<usize> = (0..3).map(|_| rx.recv().unwrap().id).collect();
-        assert_eq!(got[0], 0, "the buffered message first");
-        got.sort_unstable();
-        assert_eq!(got, [0, 1, 2]);
-        a.join();
-        b.join();
-        assert_eq!(rx.chan.queued(), (0, 0), "nothing left queued");
-        assert_eq!(tally.dropped(), 3);
-    });
+    cell_reserved(2, 1, 2);
 }
